@@ -1,0 +1,99 @@
+"""What a checkpoint carries besides weights, and how downstream code reads it.
+
+Lightning checkpoints get one extra top-level key, ``"cyclegan_audio"``, holding
+the format version, package version, spectrogram spec and network sizes, so
+`translate`/`evaluate` need no flags for any of them. Network weights live in
+``state_dict`` under ``g_ab.``, ``g_ba.``, ``d_a.``, ``d_b.``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .errors import CheckpointError, SpecError
+from .networks import NetworkConfig, build_generator
+from .spec import SpectrogramSpec
+
+CHECKPOINT_FORMAT_VERSION = 1
+META_KEY = "cyclegan_audio"
+DIRECTIONS = ("AtoB", "BtoA")
+
+
+def make_meta(spec: SpectrogramSpec, net: NetworkConfig, **extra: Any) -> dict[str, Any]:
+    return {
+        "format_version": CHECKPOINT_FORMAT_VERSION,
+        "package_version": __version__,
+        "spec": spec.to_dict(),
+        "network": net.to_dict(),
+        **extra,
+    }
+
+
+@dataclass
+class CheckpointInfo:
+    spec: SpectrogramSpec
+    network: NetworkConfig
+    meta: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+
+    def generator_state(self, direction: str) -> dict[str, torch.Tensor]:
+        prefix = {"AtoB": "g_ab.", "BtoA": "g_ba."}[direction]
+        return {k[len(prefix):]: v for k, v in self.state_dict.items() if k.startswith(prefix)}
+
+
+def read_meta(raw: dict[str, Any], path: str | Path = "checkpoint") -> tuple[SpectrogramSpec, NetworkConfig, dict]:
+    """Validate the cyclegan_audio block of a loaded checkpoint dict."""
+    meta = raw.get(META_KEY) if isinstance(raw, dict) else None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: not a cyclegan-audio checkpoint (no '{META_KEY}' block)")
+    version = meta.get("format_version")
+    if version != CHECKPOINT_FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version!r} cannot be read by cyclegan-audio "
+            f"{__version__} (reads version {CHECKPOINT_FORMAT_VERSION}); use the version that wrote it"
+        )
+    try:
+        spec = SpectrogramSpec.from_dict(meta["spec"])
+        net = NetworkConfig.from_dict(meta["network"])
+    except SpecError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}: checkpoint metadata incomplete ({exc})") from None
+    return spec, net, meta
+
+
+def read_checkpoint(path: str | Path) -> CheckpointInfo:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        raw = torch.load(str(path), map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: cannot read checkpoint ({str(exc).splitlines()[0][:200]})") from None
+    spec, net, meta = read_meta(raw, path)
+    return CheckpointInfo(spec=spec, network=net, meta=meta, state_dict=raw.get("state_dict", {}))
+
+
+def load_generator(
+    path: str | Path, direction: str = "AtoB", device: str | torch.device = "cpu"
+) -> tuple[SpectrogramSpec, torch.nn.Module]:
+    """The generator for ``direction`` ("AtoB" or "BtoA") in eval mode, with the spec it was trained on."""
+    if direction not in DIRECTIONS:
+        raise CheckpointError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    ckpt = read_checkpoint(path)
+    g = build_generator(ckpt.network)
+    state = ckpt.generator_state(direction)
+    if not state:
+        raise CheckpointError(f"{path}: checkpoint holds no weights for {direction}")
+    # torch.compile wraps modules as "_orig_mod."; accept both spellings.
+    state = {k.replace("_orig_mod.", ""): v for k, v in state.items()}
+    try:
+        g.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: generator weights do not match its network config ({exc})") from None
+    return ckpt.spec, g.eval().to(device)

@@ -1,0 +1,26 @@
+"""Thin command-line front ends: each module has ``main(argv=None) -> int``."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+
+from ..errors import CycleGanAudioError
+
+
+def user_errors(fn: Callable[..., int]) -> Callable[..., int]:
+    """Turn a user error into one line on stderr and exit code 2; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(argv: list[str] | None = None) -> int:
+        try:
+            return int(fn(argv) or 0)
+        except CycleGanAudioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+    return wrapper

@@ -1,0 +1,127 @@
+"""manifest.json: what `prepare` made, with the spec that made it.
+
+Layout of a prepared folder::
+
+    <out>/manifest.json
+    <out>/<domain>/<split>/<tile>.png      domain in {"A", "B"}, split in {"train", "val"}
+
+Tile paths in the manifest are relative to the folder holding manifest.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import ManifestError, SpecError
+from .spec import SpectrogramSpec
+
+MANIFEST_FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+DOMAINS = ("A", "B")
+SPLITS = ("train", "val")
+
+
+@dataclass
+class TileRecord:
+    path: str  # relative to the manifest's folder
+    domain: str
+    split: str
+    source: str  # the source file, relative to its domain folder
+    offset_s: float  # start of the tile in the source file, seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "domain": self.domain,
+            "split": self.split,
+            "source": self.source,
+            "offset_s": round(self.offset_s, 6),
+        }
+
+
+@dataclass
+class Manifest:
+    spec: SpectrogramSpec
+    root: Path  # folder holding manifest.json
+    tiles: list[TileRecord] = field(default_factory=list)
+    # per source file: {"domain", "source", "split", "size", "mtime_ns", "status", "reason", "n_tiles", ...}
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # domain -> input folder
+    settings: dict[str, Any] = field(default_factory=dict)  # seed, val_fraction, silence_db …
+    package_version: str = __version__
+
+    # ---- queries ----
+    def tile_paths(self, domain: str, split: str) -> list[Path]:
+        return [self.root / t.path for t in self.tiles if t.domain == domain and t.split == split]
+
+    def count(self, domain: str, split: str) -> int:
+        return sum(1 for t in self.tiles if t.domain == domain and t.split == split)
+
+    # ---- serialisation ----
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": MANIFEST_FORMAT_VERSION,
+            "package_version": self.package_version,
+            "spec": self.spec.to_dict(),
+            "sources": self.sources,
+            "settings": self.settings,
+            "files": self.files,
+            "tiles": [t.to_dict() for t in self.tiles],
+        }
+
+    def save(self) -> Path:
+        """Write <root>/manifest.json atomically."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / MANIFEST_NAME
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-manifest-", suffix=".json", dir=self.root)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.to_dict(), f, indent=1)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Manifest:
+        """Read a manifest from a file or from the folder holding manifest.json."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / MANIFEST_NAME
+        if not path.exists():
+            raise ManifestError(f"{path}: no manifest here; run prepare first (scripts/prepare.py A/ B/)")
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ManifestError(f"{path}: manifest is not readable JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ManifestError(f"{path}: manifest is not a JSON object")
+        version = data.get("format_version")
+        if version != MANIFEST_FORMAT_VERSION:
+            raise ManifestError(
+                f"{path}: manifest format version {version!r} is not supported by this "
+                f"cyclegan-audio (reads version {MANIFEST_FORMAT_VERSION}); re-run prepare into a new folder"
+            )
+        try:
+            spec = SpectrogramSpec.from_dict(data["spec"])
+            tiles = [TileRecord(**t) for t in data.get("tiles", [])]
+        except SpecError as exc:
+            raise ManifestError(f"{path}: {exc}") from None
+        except (KeyError, TypeError) as exc:
+            raise ManifestError(f"{path}: manifest is incomplete ({exc})") from None
+        return cls(
+            spec=spec,
+            root=path.parent,
+            tiles=tiles,
+            files=data.get("files", {}),
+            sources=data.get("sources", {}),
+            settings=data.get("settings", {}),
+            package_version=data.get("package_version", "?"),
+        )

@@ -1,0 +1,12 @@
+#!/usr/bin/env python3
+"""Shim for `cyclegan-audio stylize`; see cyclegan_audio/cli/stylize.py."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cyclegan_audio.cli.stylize import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())
