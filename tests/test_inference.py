@@ -1,0 +1,131 @@
+"""Seam-free stitching, chunked == one-piece translation, loudness matching (tiny spec, tiny nets)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cyclegan_audio import inference as I
+from cyclegan_audio.audio import resample
+from cyclegan_audio.loudness import LoudnessMeter, integrated_loudness
+from cyclegan_audio.metrics import log_spectral_distance
+from cyclegan_audio.networks import build_generator, tiny_config
+from tests.conftest import harmonic_tone, sine
+
+
+class Identity(nn.Module):
+    def forward(self, x):
+        return x
+
+
+class DbShift(nn.Module):
+    """Moves every bin by ``shift_db`` (a generator that only changes the level)."""
+
+    def __init__(self, spec, shift_db: float):
+        super().__init__()
+        self.delta = 2.0 * shift_db / (spec.db_ceiling - spec.db_floor)
+
+    def forward(self, x):
+        return x + self.delta
+
+
+def _noisy_tone(seconds: float, sr: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return harmonic_tone(220.0, seconds, sr) + 0.02 * rng.standard_normal(int(round(seconds * sr))).astype(
+        np.float32
+    )
+
+
+@pytest.mark.parametrize("n_frames", [1, 2, 7, 31, 32, 33, 64, 65, 97, 200])
+@pytest.mark.parametrize("hop_frames", [None, 13, 64])
+def test_apply_tiled_identity_returns_input(spec, n_frames, hop_frames):
+    x = torch.rand(2, spec.n_freq, n_frames)
+    y = I.apply_tiled(x, lambda t: t, spec, hop_frames=hop_frames, batch_size=3)
+    assert y.shape == x.shape
+    torch.testing.assert_close(y, x, rtol=0, atol=1e-6)
+
+
+def test_apply_tiled_batches_full_tiles(spec):
+    shapes = []
+
+    def fn(t):
+        shapes.append(tuple(t.shape))
+        return t
+
+    I.apply_tiled(torch.rand(spec.n_freq, 300), fn, spec, batch_size=4)
+    n_tiles = I.TileGrid(300, spec.tile_frames, spec.tile_frames // 2).n_tiles
+    assert sum(s[0] for s in shapes) == n_tiles == 11
+    assert all(s[0] <= 4 and s[1:] == (spec.n_freq, spec.tile_frames) for s in shapes)
+
+
+def test_blend_has_no_seams(spec):
+    """Tiles that disagree (alternate offsets 0 / 1) blend into a smooth ramp, not steps."""
+    grid = I.TileGrid(400, spec.tile_frames, spec.tile_frames // 2)
+    unit = torch.zeros(1, spec.n_freq, 400)
+    tiles = I.run_tiles(unit, 0, grid, range(grid.n_tiles), lambda t: t, 2)
+    tiles = {k: t + (k % 2) for k, t in tiles.items()}
+    out = I.blend(tiles, grid, 0, 400)[0, 0]
+    steps = out.diff().abs()
+    # a hard cut would jump by 1; the raised cosine moves at most pi/tile_frames per frame
+    assert steps.max() <= np.pi / spec.tile_frames + 1e-4
+    assert out.max() > 0.99 and out.min() < 0.01  # tile centres keep their own values
+
+
+def test_random_phase_depends_only_on_frame_index():
+    whole = I.random_phase(8, 0, 300, seed=3)
+    torch.testing.assert_close(I.random_phase(8, 70, 201, seed=3), whole[:, 70:201])
+    assert not torch.equal(I.random_phase(8, 0, 300, seed=4), whole)
+
+
+@pytest.mark.parametrize("phase_init", ["source", "random"])
+def test_chunked_translation_equals_one_piece(spec, phase_init):
+    torch.manual_seed(0)
+    g = build_generator(tiny_config()).eval()
+    y = _noisy_tone(2.0, spec.sample_rate)
+    kw = dict(phase_init=phase_init, n_iter=16)
+    whole = I.translate_signal(y, spec.sample_rate, g, spec, **kw)
+    chunked = I.translate_signal(y, spec.sample_rate, g, spec, chunk_seconds=0.25, **kw)
+    assert chunked.shape == whole.shape == y.shape
+    np.testing.assert_allclose(chunked, whole, rtol=0, atol=2e-5)
+
+
+def test_chunked_equals_one_piece_through_resampling(spec):
+    y = _noisy_tone(1.5, 11025)
+    whole = I.translate_signal(y, 11025, Identity(), spec, n_iter=8)
+    chunked = I.translate_signal(y, 11025, Identity(), spec, n_iter=8, chunk_seconds=0.3)
+    np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-5)
+
+
+def test_identity_translation_gives_back_the_input(spec):
+    sr = 16000
+    y = harmonic_tone(330.0, 1.5, sr, decay=0.5)
+    out = I.translate_signal(y, sr, Identity(), spec, n_iter=4)
+    assert out.shape == y.shape
+    lsd = log_spectral_distance(resample(out, sr, 8000), resample(y, sr, 8000), spec)
+    assert lsd < 0.5
+    assert np.max(np.abs(out - y)) < 0.05
+
+
+def test_loudness_meter_reference_and_streaming():
+    y = sine(997.0, 3.0, 48000, amp=1.0)
+    assert integrated_loudness(y, 48000) == pytest.approx(-3.01, abs=0.05)  # BS.1770 reference
+    meter = LoudnessMeter(48000)
+    for piece in np.array_split(y * 0.1, 7):
+        meter.add(piece)
+    assert meter.lufs() == pytest.approx(integrated_loudness(y * 0.1, 48000), abs=1e-9)
+    assert integrated_loudness(np.zeros(48000, np.float32), 48000) == float("-inf")
+
+
+@pytest.mark.parametrize("shift_db", [-12.0, 9.0])
+def test_output_loudness_matches_input(spec, shift_db):
+    y = 0.1 * _noisy_tone(2.0, 8000)
+    raw = I.translate_signal(y, 8000, DbShift(spec, shift_db), spec, n_iter=4)
+    assert integrated_loudness(raw, 8000) == pytest.approx(integrated_loudness(y, 8000), abs=0.3)
+
+
+def test_loud_output_is_limited_not_clipped(spec):
+    y = np.clip(3.0 * _noisy_tone(1.0, 8000), -1, 1)
+    out = I.translate_signal(y, 8000, DbShift(spec, 6.0), spec, n_iter=4)
+    assert np.abs(out).max() <= 0.99 + 1e-6
