@@ -183,3 +183,59 @@ def rms_db(y: np.ndarray) -> float:
     """RMS level in dBFS (-inf for digital silence)."""
     r = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if y.size else 0.0
     return 20.0 * np.log10(r) if r > 0 else float("-inf")
+
+
+class AudioWriter:
+    """Write mono audio piece by piece (bounded memory), atomically, like `save`.
+
+    Samples go to a temporary file beside ``path``; `close` renames it into place,
+    and an exception inside the ``with`` block removes it, so a killed run never
+    leaves a truncated file under the final name. ``subtype`` is soundfile's
+    (e.g. "FLOAT" for an unclipped scratch file); None keeps the format's default.
+    """
+
+    def __init__(self, path: str | Path, sample_rate: int, *, protect: tuple = (), subtype=None):
+        import soundfile as sf
+
+        self.path = Path(path)
+        for p in protect:
+            if Path(p).exists() and self.path.exists() and self.path.resolve() == Path(p).resolve():
+                raise AudioError(
+                    f"{self.path}: refusing to overwrite an input file; choose another -o"
+                )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fmt = self.path.suffix.lstrip(".").upper() or "WAV"
+        fmt = "WAV" if fmt == "WAVE" else fmt
+        fd, self._tmp = tempfile.mkstemp(
+            prefix=".tmp-", suffix=self.path.suffix, dir=self.path.parent
+        )
+        os.close(fd)
+        self.clip = subtype != "FLOAT"
+        try:
+            self._file = sf.SoundFile(self._tmp, "w", sample_rate, 1, subtype=subtype, format=fmt)
+        except Exception as exc:
+            os.unlink(self._tmp)
+            raise AudioError(f"{self.path}: cannot write audio ({_describe(exc)})") from None
+
+    def write(self, y: np.ndarray) -> None:
+        y = np.asarray(y, dtype=np.float32)
+        self._file.write(np.clip(y, -1.0, 1.0) if self.clip else y)
+
+    def close(self) -> Path:
+        self._file.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self._file.close()
+        if os.path.exists(self._tmp):
+            os.unlink(self._tmp)
+
+    def __enter__(self) -> AudioWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
