@@ -1,0 +1,177 @@
+"""Loggers, W&B monitoring and atomic checkpoint writes: the only module that imports wandb.
+
+* `make_logger`: W&B by default, online when credentials exist, otherwise offline
+  (decided up front: "online" without network retries for ~90 s and then fails).
+  ``WANDB_MODE`` in the environment always wins (tests set "disabled"/"offline").
+* `WandbMonitor`: every few epochs, spectrogram images (real | translated |
+  reconstructed) and Griffin-Lim audio of the fixed val tiles both ways; the best
+  epoch and score in the run summary. Losses, lr and val score are logged by the
+  model through Lightning's ``self.log``.
+* `AtomicCheckpointIO`: Lightning writes through fsspec, whose local "transaction"
+  stages in the system temp dir and then *copies* across filesystems, without
+  fsync; a kill mid-copy truncates last.ckpt. We write a temp file in the target
+  folder, fsync it and ``os.replace`` it, which is atomic on POSIX.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from . import image_io, phase
+from . import spectrogram as S
+
+LOGGERS = ("wandb", "tensorboard", "csv", "none")
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """torch.save to ``<dir>/.<name>.XXXX.tmp``, fsync, then os.replace onto the target."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def wandb_credentials_available() -> bool:
+    """True when an API key is in the environment or in ~/.netrc (what `wandb login` writes)."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("//")[-1].split("/")[0]
+    try:
+        return netrc.netrc().authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def make_logger(kind: str, run_name: str, log_dir: str | Path, config: dict[str, Any]):
+    """A Lightning logger, or False for "none"."""
+    from pytorch_lightning import loggers
+
+    log_dir = Path(log_dir)
+    if kind == "none":
+        return False
+    if kind == "tensorboard":
+        return loggers.TensorBoardLogger(
+            save_dir=str(log_dir), name=run_name, default_hp_metric=False
+        )
+    if kind == "csv":
+        return loggers.CSVLogger(save_dir=str(log_dir), name=run_name)
+    if kind != "wandb":
+        raise ValueError(f"unknown logger {kind!r}; use one of {LOGGERS}")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    offline = "WANDB_MODE" not in os.environ and not wandb_credentials_available()
+    return loggers.WandbLogger(
+        name=run_name,
+        project=os.environ.get("WANDB_PROJECT", "cyclegan-audio"),
+        save_dir=str(log_dir),
+        offline=offline,
+        config=config,
+    )
+
+
+def _tiles_to_uint8(tiles: list[torch.Tensor]) -> np.ndarray:
+    """Tiles (1, F, T) on [-1, 1] side by side, low frequencies at the bottom, uint8 (F, n*T + gaps).
+
+    Converted ourselves: wandb.Image rescales [-1, 1] and [0, 1] input differently.
+    """
+    cols = []
+    for t in tiles:
+        cols.append(image_io.unit_to_pixels(S.model_to_unit(t[0]).numpy(), bits=8))
+        cols.append(np.full((t.shape[-2], 4), 255, np.uint8))
+    return np.concatenate(cols[:-1], axis=1)
+
+
+class WandbMonitor(pl.Callback):
+    """Images and audio of fixed val tiles every ``every_n_epochs``; best epoch in the summary."""
+
+    def __init__(self, spec, every_n_epochs: int = 5, n_tiles: int = 2, gl_iters: int = 16):
+        self.spec, self.every, self.n_tiles, self.gl_iters = spec, every_n_epochs, n_tiles, gl_iters
+        self.best_score: float | None = None
+
+    @staticmethod
+    def _run(trainer: pl.Trainer):
+        from pytorch_lightning.loggers import WandbLogger
+
+        for lg in trainer.loggers:
+            if isinstance(lg, WandbLogger):
+                return lg.experiment
+        return None
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:
+            run = self._run(trainer)
+            if run is not None and getattr(run.settings, "mode", "") == "offline":
+                run_dir = Path(run.dir).parent
+                print(
+                    f"W&B offline (no credentials): run in {run_dir}; upload: wandb sync {run_dir}"
+                )
+
+    def _audio(self, tile: torch.Tensor) -> np.ndarray:
+        mag = S.unit_to_magnitude(S.model_to_unit(tile[0]), self.spec)
+        y = phase.griffin_lim(mag, self.spec, n_iter=self.gl_iters, init="random")
+        return np.clip(y.numpy(), -1.0, 1.0)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero or trainer.sanity_checking:
+            return
+        run = self._run(trainer)
+        result = getattr(pl_module, "last_val_score", {})
+        if run is None or not result:
+            return
+        import wandb
+
+        epoch = trainer.current_epoch
+        if self.best_score is None or result["score"] < self.best_score:
+            self.best_score = result["score"]
+            run.summary["best/epoch"] = epoch
+            run.summary["best/val_score"] = result["score"]
+            run.summary["best/generator_step"] = trainer.global_step // 2
+        if self.every <= 0 or epoch % self.every != 0:
+            return
+        media: dict[str, Any] = {}
+        for direction, (real, fake, rec) in pl_module.val_media.items():
+            for i in range(min(self.n_tiles, real.shape[0])):
+                key = f"media/{direction}_{i}"
+                media[f"{key}/spectrogram"] = wandb.Image(
+                    _tiles_to_uint8([real[i], fake[i], rec[i]]),
+                    caption="real | translated | reconstructed (low frequencies at the bottom)",
+                )
+                sr = self.spec.sample_rate
+                media[f"{key}/real"] = wandb.Audio(self._audio(real[i]), sample_rate=sr)
+                media[f"{key}/translated"] = wandb.Audio(self._audio(fake[i]), sample_rate=sr)
+        media["trainer/global_step"] = trainer.global_step
+        run.log(media)
+
+
+class StopAtGeneratorSteps(pl.Callback):
+    """Stop after ``n`` generator steps (batches), counted across resumes.
+
+    Used instead of Trainer(max_steps): Lightning counts both optimisers' steps
+    (2 per batch), and a max_steps stop skips the validation of the cut epoch,
+    while ``should_stop`` still runs it, so best.ckpt exists after a short run.
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step // 2 >= self.n:
+            trainer.should_stop = True

@@ -1,0 +1,163 @@
+"""``cyclegan-audio train``: train (or resume) a CycleGAN on a prepared folder.
+
+    scripts/train.py --gpus 1                                  # data/prepared, W&B, bf16
+    scripts/train.py --gpus 0 --max-steps 200 --ngf 16          # CPU smoke run
+    scripts/train.py --resume checkpoints/<run>/last.ckpt --gpus 1
+
+``--max-steps`` counts generator steps (= batches); Lightning's own global_step
+counts 2 per batch because each batch steps two optimisers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..callbacks import LOGGERS
+from ..model import TrainConfig
+from ..networks import NetworkConfig
+from ..training import RunConfig, run_training
+from . import user_errors
+
+_T, _N = TrainConfig(), NetworkConfig()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cyclegan-audio train",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--data", type=Path, default=RunConfig.data, help="prepared folder (manifest.json)"
+    )
+    run = p.add_argument_group("run")
+    run.add_argument("--gpus", type=int, default=0, help="GPUs per node; 0 = CPU; > 1 = DDP")
+    run.add_argument("--num-nodes", type=int, default=1)
+    run.add_argument(
+        "--cpu-processes", type=int, default=1, help="CPU DDP processes (gloo) when --gpus 0"
+    )
+    run.add_argument(
+        "--max-epochs", type=int, default=None, help="default: --n-epochs + --n-epochs-decay"
+    )
+    run.add_argument(
+        "--max-steps", type=int, default=-1, help="generator steps (batches); -1 = no limit"
+    )
+    run.add_argument("--batch-size", type=int, default=1)
+    run.add_argument("--precision", default=None, help="default: bf16-mixed on GPU, 32-true on CPU")
+    run.add_argument(
+        "--num-workers",
+        type=int,
+        default=None,
+        help="data loader workers (default: cores-1, max 8)",
+    )
+    run.add_argument("--compile", action="store_true", help="torch.compile the four networks")
+    run.add_argument(
+        "--fused-adam",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fused Adam kernels (default: on with GPUs)",
+    )
+    run.add_argument("--seed", type=int, default=_T.seed)
+    run.add_argument("--resume", type=Path, default=None, help="a last.ckpt to continue from")
+    run.add_argument("--run-name", default=None, help="default: timestamp (or the resumed run's)")
+    run.add_argument("--checkpoint-dir", type=Path, default=RunConfig.checkpoint_dir)
+    mon = p.add_argument_group("monitoring")
+    mon.add_argument("--logger", choices=LOGGERS, default="wandb")
+    mon.add_argument("--log-dir", type=Path, default=RunConfig.log_dir)
+    mon.add_argument(
+        "--log-every", type=int, default=RunConfig.log_every, help="batches between loss logs"
+    )
+    mon.add_argument("--val-every", type=int, default=1, help="epochs between validation scores")
+    mon.add_argument("--n-val-tiles", type=int, default=RunConfig.n_val_tiles, help="per domain")
+    mon.add_argument(
+        "--log-media-every",
+        type=int,
+        default=RunConfig.log_media_every,
+        help="epochs between W&B spectrograms/audio; 0 = never",
+    )
+    mon.add_argument("--no-progress-bar", action="store_true")
+    net = p.add_argument_group("networks")
+    net.add_argument("--ngf", type=int, default=_N.ngf)
+    net.add_argument("--ndf", type=int, default=_N.ndf)
+    net.add_argument("--n-blocks", type=int, default=_N.n_blocks)
+    net.add_argument("--n-layers-d", type=int, default=_N.n_layers_d)
+    net.add_argument("--upsample", choices=("transpose", "resize"), default=_N.upsample)
+    opt = p.add_argument_group("optimisation (reference CycleGAN defaults)")
+    opt.add_argument("--gan-mode", choices=("lsgan", "vanilla"), default=_T.gan_mode)
+    opt.add_argument("--lr", type=float, default=_T.lr)
+    opt.add_argument("--beta1", type=float, default=_T.beta1)
+    opt.add_argument("--beta2", type=float, default=_T.beta2)
+    opt.add_argument("--lambda-cycle", type=float, default=_T.lambda_cycle)
+    opt.add_argument(
+        "--lambda-identity",
+        type=float,
+        default=_T.lambda_identity,
+        help="identity weight as a fraction of --lambda-cycle",
+    )
+    opt.add_argument("--pool-size", type=int, default=_T.pool_size)
+    opt.add_argument("--n-epochs", type=int, default=_T.n_epochs, help="epochs at the initial lr")
+    opt.add_argument(
+        "--n-epochs-decay",
+        type=int,
+        default=_T.n_epochs_decay,
+        help="epochs of linear lr decay to 0",
+    )
+    return p
+
+
+def parse(argv: list[str] | None) -> RunConfig:
+    a = build_parser().parse_args(argv)
+    net = NetworkConfig(
+        ngf=a.ngf, ndf=a.ndf, n_blocks=a.n_blocks, n_layers_d=a.n_layers_d, upsample=a.upsample
+    )
+    train = TrainConfig(
+        gan_mode=a.gan_mode,
+        lambda_cycle=a.lambda_cycle,
+        lambda_identity=a.lambda_identity,
+        pool_size=a.pool_size,
+        lr=a.lr,
+        beta1=a.beta1,
+        beta2=a.beta2,
+        n_epochs=a.n_epochs,
+        n_epochs_decay=a.n_epochs_decay,
+        compile=a.compile,
+        seed=a.seed,
+        fused_adam=a.gpus > 0 if a.fused_adam is None else a.fused_adam,
+    )
+    return RunConfig(
+        data=a.data,
+        net=net,
+        train=train,
+        gpus=a.gpus,
+        num_nodes=a.num_nodes,
+        cpu_processes=a.cpu_processes,
+        max_epochs=a.max_epochs,
+        max_steps=a.max_steps,
+        batch_size=a.batch_size,
+        precision=a.precision,
+        num_workers=a.num_workers,
+        n_val_tiles=a.n_val_tiles,
+        val_every=a.val_every,
+        resume=a.resume,
+        run_name=a.run_name,
+        checkpoint_dir=a.checkpoint_dir,
+        logger=a.logger,
+        log_dir=a.log_dir,
+        log_every=a.log_every,
+        log_media_every=a.log_media_every,
+        progress_bar=not a.no_progress_bar,
+    )
+
+
+@user_errors
+def main(argv: list[str] | None = None) -> int:
+    result = run_training(parse(argv))
+    best = str(result.best_path or "none")
+    if result.best_score is not None:  # not reported back by spawned DDP processes
+        best += f" (val/score {result.best_score:.4f})"
+    print(
+        f"trained {result.generator_steps} generator steps, {result.epochs} epochs; "
+        f"checkpoints in {result.run_dir}; best: {best}"
+    )
+    return 0

@@ -1,0 +1,125 @@
+"""Unpaired tile batches from a prepared folder (manifest.json + 16-bit PNG tiles).
+
+Training: item i pairs A tile ``i mod n_A`` with a uniformly random B tile (as the
+reference's unaligned dataset); the epoch length is the larger domain, and with
+``shuffle`` the A order is random each epoch. Tiles are (1, F, T) float32 on the
+[-1, 1] network scale, so batches are (B, 1, F, T).
+
+Validation: a fixed list of tiles per domain (the first ``n_val_tiles`` of the val
+split in manifest order; a domain with no val tiles falls back to its first train
+tiles, with a warning). Two loaders, A then B, unshuffled.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from . import image_io
+from .errors import ManifestError
+from .manifest import Manifest
+from .spec import SpectrogramSpec
+
+
+def load_tile(path: Path, spec: SpectrogramSpec) -> torch.Tensor:
+    """PNG tile -> (1, F, T) float32 on [-1, 1]."""
+    unit = image_io.read_png(path, shape=spec.tile_shape)
+    return torch.from_numpy(unit).unsqueeze(0).mul_(2.0).sub_(1.0)
+
+
+class UnpairedTiles(Dataset):
+    """Item i -> {"a": A[i mod n_A], "b": B[random]}; len = max(n_A, n_B)."""
+
+    def __init__(self, paths_a: list[Path], paths_b: list[Path], spec: SpectrogramSpec):
+        if not paths_a or not paths_b:
+            raise ManifestError("both domains need at least one training tile")
+        self.paths_a, self.paths_b, self.spec = list(paths_a), list(paths_b), spec
+
+    def __len__(self) -> int:
+        return max(len(self.paths_a), len(self.paths_b))
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        # torch's global generator: seeded per worker (and per epoch) by the DataLoader.
+        j = int(torch.randint(len(self.paths_b), ()).item())
+        return {
+            "a": load_tile(self.paths_a[i % len(self.paths_a)], self.spec),
+            "b": load_tile(self.paths_b[j], self.spec),
+        }
+
+
+class FixedTiles(Dataset):
+    """A fixed, ordered list of tiles of one domain -> (1, F, T) each."""
+
+    def __init__(self, paths: list[Path], spec: SpectrogramSpec):
+        self.paths, self.spec = list(paths), spec
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return load_tile(self.paths[i], self.spec)
+
+
+def default_num_workers() -> int:
+    return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+class TileDataModule(pl.LightningDataModule):
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        batch_size: int = 1,
+        num_workers: int | None = None,
+        n_val_tiles: int = 16,
+    ):
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        self.manifest = Manifest.load(self.data_dir)  # fail early, before any Trainer exists
+        self.spec: SpectrogramSpec = self.manifest.spec
+        self.batch_size = batch_size
+        self.num_workers = default_num_workers() if num_workers is None else num_workers
+        self.n_val_tiles = n_val_tiles
+        for domain in ("A", "B"):
+            if self.manifest.count(domain, "train") == 0:
+                raise ManifestError(
+                    f"{self.data_dir}: domain {domain} has no training tiles; re-run prepare"
+                )
+        self.val_paths = {d: self._val_paths(d) for d in ("A", "B")}
+
+    def _val_paths(self, domain: str) -> list[Path]:
+        paths = self.manifest.tile_paths(domain, "val")
+        if not paths:
+            paths = self.manifest.tile_paths(domain, "train")
+            warnings.warn(
+                f"{self.data_dir}: domain {domain} has no val tiles; the validation score uses "
+                f"{min(len(paths), self.n_val_tiles)} training tiles instead",
+                stacklevel=2,
+            )
+        return paths[: self.n_val_tiles]
+
+    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        ds = UnpairedTiles(
+            self.manifest.tile_paths("A", "train"),
+            self.manifest.tile_paths("B", "train"),
+            self.spec,
+        )
+        return self._loader(ds, shuffle=True)
+
+    def val_dataloader(self) -> list[DataLoader]:
+        return [self._loader(FixedTiles(self.val_paths[d], self.spec), False) for d in ("A", "B")]

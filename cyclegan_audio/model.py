@@ -1,0 +1,250 @@
+"""The CycleGAN LightningModule: wiring only (networks, losses and the pool live elsewhere).
+
+``g_ab`` translates A -> B, ``g_ba`` B -> A; ``d_a`` judges A tiles, ``d_b`` B tiles.
+Manual optimisation, as the reference: each batch first steps both generators
+(discriminators frozen), then both discriminators on pooled fakes. Lightning's
+``global_step`` therefore advances by 2 per batch; ``generator_steps`` is the
+number of batches trained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from . import losses, val_score
+from .checkpoint import META_KEY, make_meta, read_meta
+from .errors import CheckpointError, TrainingError
+from .image_pool import ImagePool
+from .networks import NetworkConfig, build_discriminator, build_generator
+from .spec import SpectrogramSpec
+
+POOL_KEY = "image_pools"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation hyper-parameters; defaults are the reference CycleGAN's."""
+
+    gan_mode: str = "lsgan"
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5  # identity loss weight = lambda_identity * lambda_cycle
+    pool_size: int = 50
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_epochs: int = 100  # epochs at the initial lr
+    n_epochs_decay: int = 100  # epochs of linear decay to 0 after that
+    fused_adam: bool = False
+    compile: bool = False  # torch.compile the four networks (in place: state_dict keys unchanged)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def lr_factor(epoch: int, n_epochs: int, n_epochs_decay: int) -> float:
+    """The reference 'linear' policy: 1 for n_epochs epochs, then linearly towards 0."""
+    return 1.0 - max(0, epoch + 1 - n_epochs) / float(n_epochs_decay + 1)
+
+
+class CycleGan(pl.LightningModule):
+    def __init__(
+        self,
+        spec: SpectrogramSpec | dict,
+        net: NetworkConfig | dict | None = None,
+        train: TrainConfig | dict | None = None,
+    ):
+        super().__init__()
+        self.spec = spec if isinstance(spec, SpectrogramSpec) else SpectrogramSpec.from_dict(spec)
+        self.net_cfg = net if isinstance(net, NetworkConfig) else NetworkConfig.from_dict(net or {})
+        self.cfg = train if isinstance(train, TrainConfig) else TrainConfig.from_dict(train or {})
+        self.save_hyperparameters(
+            {
+                "spec": self.spec.to_dict(),
+                "net": self.net_cfg.to_dict(),
+                "train": self.cfg.to_dict(),
+            }
+        )
+        self.automatic_optimization = False
+        self.g_ab = build_generator(self.net_cfg)
+        self.g_ba = build_generator(self.net_cfg)
+        self.d_a = build_discriminator(self.net_cfg)
+        self.d_b = build_discriminator(self.net_cfg)
+        self.pool_a = ImagePool(self.cfg.pool_size, seed=self.cfg.seed)  # fakes of A, for d_a
+        self.pool_b = ImagePool(self.cfg.pool_size, seed=self.cfg.seed + 1)
+        # In a list so its fixed weights stay out of state_dict and out of DDP.
+        self._val_features = [val_score.RandomFeatures()]
+        self._val_stats: dict[int, list[dict[str, torch.Tensor]]] = {0: [], 1: []}
+        self.val_media: dict[str, tuple[torch.Tensor, ...]] = {}  # read by callbacks
+        self.last_val_score: dict[str, float] = {}
+        if self.cfg.compile:
+            for net_ in (self.g_ab, self.g_ba, self.d_a, self.d_b):
+                net_.compile()
+
+    # ---- bookkeeping ----
+    @property
+    def generator_steps(self) -> int:
+        """Batches trained (each = one generator and one discriminator optimiser step)."""
+        return self.global_step // 2
+
+    def configure_optimizers(self):
+        c = self.cfg
+        kw = dict(lr=c.lr, betas=(c.beta1, c.beta2))
+        if c.fused_adam:
+            kw["fused"] = True
+        opt_g = torch.optim.Adam([*self.g_ab.parameters(), *self.g_ba.parameters()], **kw)
+        opt_d = torch.optim.Adam([*self.d_a.parameters(), *self.d_b.parameters()], **kw)
+
+        def rule(epoch: int) -> float:
+            return lr_factor(epoch, c.n_epochs, c.n_epochs_decay)
+
+        scheds = [torch.optim.lr_scheduler.LambdaLR(o, rule) for o in (opt_g, opt_d)]
+        return [opt_g, opt_d], scheds
+
+    # ---- training ----
+    def _check_finite(self, name: str, value: torch.Tensor) -> None:
+        if not math.isfinite(float(value.detach())):
+            raise TrainingError(
+                f"{name} became {float(value.detach())} at generator step {self.generator_steps} "
+                f"(epoch {self.current_epoch}); stopped without saving. The last good checkpoint "
+                "is untouched: resume from it with a lower --lr or --precision 32"
+            )
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        c = self.cfg
+        real_a, real_b = batch["a"], batch["b"]
+        opt_g, opt_d = self.optimizers()
+
+        # Generators, with the discriminators frozen (toggle_optimizer sets requires_grad).
+        self.toggle_optimizer(opt_g)
+        fake_b = self.g_ab(real_a)
+        rec_a = self.g_ba(fake_b)
+        fake_a = self.g_ba(real_b)
+        rec_b = self.g_ab(fake_a)
+        logs = {
+            "loss/g_ab_gan": losses.gan_loss(self.d_b(fake_b), True, c.gan_mode),
+            "loss/g_ba_gan": losses.gan_loss(self.d_a(fake_a), True, c.gan_mode),
+            "loss/cycle_a": losses.l1(rec_a, real_a) * c.lambda_cycle,
+            "loss/cycle_b": losses.l1(rec_b, real_b) * c.lambda_cycle,
+        }
+        if c.lambda_identity > 0:
+            w = c.lambda_cycle * c.lambda_identity
+            logs["loss/idt_a"] = losses.l1(self.g_ab(real_b), real_b) * w  # g_ab should keep B as B
+            logs["loss/idt_b"] = losses.l1(self.g_ba(real_a), real_a) * w
+        loss_g = sum(logs.values())
+        self._check_finite("generator loss", loss_g)
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(loss_g)
+        opt_g.step()
+        self.untoggle_optimizer(opt_g)
+
+        # Discriminators, on real tiles and on fakes drawn from the history pools.
+        self.toggle_optimizer(opt_d)
+        fake_b_old = self.pool_b.query(fake_b.detach())
+        fake_a_old = self.pool_a.query(fake_a.detach())
+        loss_d_a = losses.discriminator_loss(self.d_a(real_a), self.d_a(fake_a_old), c.gan_mode)
+        loss_d_b = losses.discriminator_loss(self.d_b(real_b), self.d_b(fake_b_old), c.gan_mode)
+        loss_d = loss_d_a + loss_d_b
+        self._check_finite("discriminator loss", loss_d)
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(loss_d)
+        opt_d.step()
+        self.untoggle_optimizer(opt_d)
+
+        logs.update({"loss/d_a": loss_d_a, "loss/d_b": loss_d_b})
+        bs = real_a.shape[0]
+        self.log_dict({k: v.detach() for k, v in logs.items()}, batch_size=bs)
+        self.log("loss/g", loss_g.detach(), prog_bar=True, batch_size=bs)
+        self.log("loss/d", loss_d.detach(), prog_bar=True, batch_size=bs)
+
+    def on_train_epoch_end(self) -> None:
+        # Manual optimisation: Lightning does not step schedulers for us. One step per epoch.
+        opt_g, opt_d = self.optimizers()
+        self.log("lr/g", opt_g.param_groups[0]["lr"], sync_dist=True)
+        self.log("lr/d", opt_d.param_groups[0]["lr"], sync_dist=True)
+        for sched in self.lr_schedulers():
+            sched.step()
+
+    # ---- validation: translate the fixed tiles both ways, score in a fixed feature space ----
+    def on_validation_epoch_start(self) -> None:
+        self._val_features[0] = self._val_features[0].to(self.device)
+        self._val_stats = {0: [], 1: []}
+        self.val_media = {}
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int, dataloader_idx: int = 0) -> None:
+        g_fwd, g_back = (self.g_ab, self.g_ba) if dataloader_idx == 0 else (self.g_ba, self.g_ab)
+        real = batch
+        fake = g_fwd(real)
+        rec = g_back(fake)
+        self._val_stats[dataloader_idx].append(
+            val_score.direction_stats(real, fake, rec, self._val_features[0])
+        )
+        if batch_idx == 0:
+            name = "AtoB" if dataloader_idx == 0 else "BtoA"
+            self.val_media[name] = tuple(t.detach().float().cpu() for t in (real, fake, rec))
+
+    def _gathered(self, idx: int) -> dict[str, torch.Tensor]:
+        parts = self._val_stats[idx]
+        cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        if self.trainer.world_size > 1:
+            cat = {k: v.reshape(-1, *v.shape[2:]) for k, v in self.all_gather(cat).items()}
+        return {k: v.float().cpu() for k, v in cat.items()}
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_stats[0] or not self._val_stats[1]:
+            return
+        result = val_score.score(self._gathered(0), self._gathered(1))
+        self.last_val_score = result
+        # Every rank computed the same numbers from the gathered stats; sync_dist is a no-op mean.
+        self.log("val/score", result["score"], prog_bar=True, sync_dist=True)
+        self.log_dict({f"val/{k}": v for k, v in result.items() if k != "score"}, sync_dist=True)
+
+    # ---- checkpoint: the spec for downstream, the pools for resume ----
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[META_KEY] = make_meta(
+            self.spec,
+            self.net_cfg,
+            hparams=self.cfg.to_dict(),
+            generator_steps=self.generator_steps,
+            val_score=self.last_val_score,
+        )
+        checkpoint[POOL_KEY] = {"a": self.pool_a.state_dict(), "b": self.pool_b.state_dict()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        check_resume_compatible(checkpoint, self.spec, self.net_cfg)
+        pools = checkpoint.get(POOL_KEY)
+        if pools:
+            self.pool_a.load_state_dict(pools["a"])
+            self.pool_b.load_state_dict(pools["b"])
+
+
+def check_resume_compatible(
+    checkpoint: dict[str, Any], spec: SpectrogramSpec, net: NetworkConfig, path: str = "checkpoint"
+) -> None:
+    """Refuse a checkpoint of an unknown format, another spec or other network sizes."""
+    ckpt_spec, ckpt_net, _ = read_meta(checkpoint, path)
+    diff = ckpt_spec.diff(spec)
+    if diff:
+        raise CheckpointError(
+            f"{path}: its spectrogram spec differs from the data's manifest (checkpoint != data: "
+            + "; ".join(diff)
+            + "); resume only on data prepared with the same spec"
+        )
+    if ckpt_net != net:
+        fields = [
+            f"{f.name}: checkpoint {getattr(ckpt_net, f.name)!r} != now {getattr(net, f.name)!r}"
+            for f in dataclasses.fields(net)
+            if getattr(ckpt_net, f.name) != getattr(net, f.name)
+        ]
+        raise CheckpointError(f"{path}: network sizes differ ({'; '.join(fields)})")

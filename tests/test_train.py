@@ -1,0 +1,214 @@
+"""Training end to end on CPU with tiny networks and a tiny prepared folder built here."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from cyclegan_audio import checkpoint, image_io
+from cyclegan_audio.callbacks import AtomicCheckpointIO
+from cyclegan_audio.cli import train
+from cyclegan_audio.data import TileDataModule
+from cyclegan_audio.manifest import Manifest, TileRecord
+from cyclegan_audio.model import CycleGan, TrainConfig
+from cyclegan_audio.networks import tiny_config
+from cyclegan_audio.spec import tiny_spec
+
+TINY_NET = ["--ngf", "4", "--ndf", "4", "--n-blocks", "1", "--n-layers-d", "2"]
+
+
+def make_prepared(root: Path, spec=None, n_train=(4, 3), n_val=(2, 2)) -> Path:
+    """A prepared folder: domain A has a band of energy low, B high, plus noise."""
+    spec = spec or tiny_spec()
+    rng = np.random.default_rng(0)
+    n_freq, n_frames = spec.tile_shape
+    tiles = []
+    for domain, band, n_tr, n_va in (
+        ("A", 8, n_train[0], n_val[0]),
+        ("B", 40, n_train[1], n_val[1]),
+    ):
+        for split, count in (("train", n_tr), ("val", n_va)):
+            for i in range(count):
+                unit = 0.2 * rng.random((n_freq, n_frames))
+                unit[band : band + 3] += 0.6
+                rel = f"{domain}/{split}/{i:03d}.png"
+                image_io.write_png(root / rel, unit)
+                tiles.append(TileRecord(rel, domain, split, f"src{i}.wav", 0.0))
+    Manifest(spec=spec, root=root, tiles=tiles).save()
+    return root
+
+
+def run_main(data: Path, ckpt_dir: Path, *extra: str) -> int:
+    args = ["--data", str(data), "--checkpoint-dir", str(ckpt_dir), "--run-name", "r"]
+    args += ["--num-workers", "0", "--no-progress-bar", "--pool-size", "10", *TINY_NET]
+    if "--logger" not in extra:
+        args += ["--logger", "none"]
+    return train.main(args + list(extra))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 2-step run: (data folder, run folder)."""
+    root = tmp_path_factory.mktemp("run")
+    data = make_prepared(root / "data")
+    assert run_main(data, root / "ck", "--max-steps", "2") == 0
+    return data, root / "ck" / "r"
+
+
+def test_fast_dev_run_steps_both_optimisers(tmp_path):
+    data = make_prepared(tmp_path / "data")
+    dm = TileDataModule(data, batch_size=2, num_workers=0)
+    model = CycleGan(dm.spec, tiny_config(), TrainConfig(pool_size=4))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = pl.Trainer(
+        fast_dev_run=1,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model, datamodule=dm)
+    for net in ("g_ab", "g_ba", "d_a", "d_b"):
+        changed = [
+            k
+            for k, v in model.state_dict().items()
+            if k.startswith(net + ".") and not torch.equal(v, before[k])
+        ]
+        assert changed, f"{net} did not change"
+    assert trainer.global_step == 2  # two optimisers -> 2 per batch (Lightning #17958)
+    assert len(model.pool_a) == 2 and len(model.pool_b) == 2
+
+
+def test_main_writes_best_and_last_with_spec(trained):
+    _, run_dir = trained
+    for name in ("best.ckpt", "last.ckpt"):
+        path = run_dir / name
+        raw = torch.load(path, map_location="cpu", weights_only=False)
+        spec, net, meta = checkpoint.read_meta(raw, path)
+        assert spec == tiny_spec()
+        assert net.ngf == 4 and meta["generator_steps"] == 2
+        assert raw["global_step"] == 4
+        assert np.isfinite(meta["val_score"]["score"])
+        spec2, g = checkpoint.load_generator(path, "BtoA")
+        x = torch.zeros(1, 1, *spec2.tile_shape)
+        assert g(x).shape == x.shape
+    assert not list(run_dir.glob(".*tmp"))
+
+
+def test_resume_continues_steps_and_restores_pool(trained, tmp_path):
+    data, run_dir = trained
+    ck = tmp_path / "ck"
+    shutil.copytree(run_dir, ck / "r")
+    first = torch.load(ck / "r" / "last.ckpt", weights_only=False)
+    assert len(first["image_pools"]["a"]["images"]) == 2
+    assert run_main(data, ck, "--resume", str(ck / "r" / "last.ckpt"), "--max-steps", "4") == 0
+    raw = torch.load(ck / "r" / "last.ckpt", weights_only=False)
+    assert raw["global_step"] == 8 and raw["cyclegan_audio"]["generator_steps"] == 4
+    # 2 fakes from the first run + 2 new ones: the pool came back from the checkpoint.
+    assert len(raw["image_pools"]["a"]["images"]) == 4
+    assert torch.equal(raw["image_pools"]["a"]["images"][0], first["image_pools"]["a"]["images"][0])
+
+
+def test_resume_refuses_other_spec(trained, tmp_path, capsys):
+    _, run_dir = trained
+    other = make_prepared(tmp_path / "other", spec=tiny_spec(db_floor=-80.0))
+    code = run_main(
+        other, tmp_path / "ck", "--resume", str(run_dir / "last.ckpt"), "--max-steps", "3"
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "db_floor: -100.0 != -80.0" in err and "Traceback" not in err
+
+
+def test_resume_refuses_unknown_format_version(trained, tmp_path, capsys):
+    data, run_dir = trained
+    raw = torch.load(run_dir / "last.ckpt", weights_only=False)
+    raw["cyclegan_audio"]["format_version"] = 99
+    bad = tmp_path / "future.ckpt"
+    torch.save(raw, bad)
+    assert run_main(data, tmp_path / "ck", "--resume", str(bad)) == 2
+    assert "format version 99" in capsys.readouterr().err
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(trained, tmp_path, capsys, monkeypatch):
+    data, run_dir = trained
+    ck = tmp_path / "ck"
+    shutil.copytree(run_dir, ck / "r")
+    good = (ck / "r" / "last.ckpt").read_bytes()
+    from cyclegan_audio import losses
+
+    monkeypatch.setattr(losses, "l1", lambda x, t: torch.tensor(float("nan")))
+    code = run_main(data, ck, "--resume", str(ck / "r" / "last.ckpt"), "--max-steps", "4")
+    err = capsys.readouterr().err
+    assert code == 2 and "generator loss became nan" in err
+    assert (ck / "r" / "last.ckpt").read_bytes() == good
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    target = tmp_path / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"step": 1}, target)
+
+    def dying_save(obj, f, *a, **k):
+        f.write(b"half a checkpo")
+        raise KeyboardInterrupt  # a kill in the middle of the write
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"step": 2}, target)
+    monkeypatch.undo()
+    assert torch.load(target, weights_only=False) == {"step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_val_fallback_to_train_tiles_warns(tmp_path):
+    data = make_prepared(tmp_path / "d", n_train=(5, 2), n_val=(0, 2))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dm = TileDataModule(data, batch_size=1, num_workers=0, n_val_tiles=3)
+    assert any("domain A has no val tiles" in str(w.message) for w in caught)
+    assert [p.parent.name for p in dm.val_paths["A"]] == ["train"] * 3
+    ds = dm.train_dataloader().dataset
+    assert len(ds) == 5  # epoch = the larger domain
+    item = ds[4]
+    assert (
+        item["a"].shape == (1, 64, 64)
+        and -1 <= float(item["b"].min()) <= float(item["b"].max()) <= 1
+    )
+
+
+def test_wandb_offline_writes_run_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
+    data = make_prepared(tmp_path / "data")
+    code = run_main(
+        data,
+        tmp_path / "ck",
+        "--max-steps",
+        "2",
+        "--logger",
+        "wandb",
+        "--log-dir",
+        str(tmp_path / "logs"),
+        "--log-media-every",
+        "1",
+    )
+    assert code == 0
+    runs = list((tmp_path / "logs" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+    assert "wandb sync" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes(tmp_path):
+    data = make_prepared(tmp_path / "data")
+    code = run_main(data, tmp_path / "ck", "--max-steps", "2", "--cpu-processes", "2")
+    assert code == 0
+    raw = torch.load(tmp_path / "ck" / "r" / "last.ckpt", weights_only=False)
+    assert raw["cyclegan_audio"]["generator_steps"] == 2
+    assert (tmp_path / "ck" / "r" / "best.ckpt").exists()
