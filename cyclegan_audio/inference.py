@@ -31,7 +31,8 @@ from .loudness import LoudnessMeter, matching_gain
 from .phase import DEFAULT_N_ITER, griffin_lim
 from .spec import SpectrogramSpec
 
-PHASE_INITS = ("source", "random")
+# "pghi" is not chunk-local (heap integration spans the whole signal): it is done in one piece.
+PHASE_INITS = ("source", "random", "pghi")
 DEFAULT_CHUNK_SECONDS = 60.0
 DEFAULT_BATCH_SIZE = 4
 RESAMPLE_MARGIN_S = 0.1  # soxr_hq's filter reaches well under this (measured: 1e-6 agreement)
@@ -185,26 +186,14 @@ def module_device(module: torch.nn.Module) -> torch.device:
 # ---------------------------------------------------------------- phase
 
 
-def random_phase(n_freq: int, t_lo: int, t_hi: int, seed: int = 0, block: int = 64) -> torch.Tensor:
-    """Random phases (n_freq, t_hi - t_lo) in radians that depend only on (seed, frame index).
-
-    Seeded per block of frames, so a chunk sees exactly the phases the whole signal would.
-    """
-    parts = []
-    for b in range(t_lo // block, (t_hi - 1) // block + 1):
-        g = torch.Generator().manual_seed(seed * 1_000_003 + b)
-        parts.append((torch.rand(n_freq, block, generator=g) * 2 - 1) * math.pi)
-    full = torch.cat(parts, dim=-1)
-    off = t_lo - (t_lo // block) * block
-    return full[:, off : off + t_hi - t_lo]
-
-
-def _initial_phase(x: torch.Tensor, phase_init: str, t_lo: int, seed: int) -> torch.Tensor:
-    if phase_init == "source":
-        return torch.angle(x)
-    if phase_init == "random":
-        return random_phase(x.shape[-2], t_lo, t_lo + x.shape[-1], seed)
-    raise ValueError(f"unknown phase init {phase_init!r}; use one of {PHASE_INITS}")
+def _phase_pass(mag, x_source, t_lo, spec, opts, length, device) -> np.ndarray:
+    """Griffin-Lim over frames starting at global frame ``t_lo``; ``x_source`` is the input's STFT there."""
+    init = torch.angle(x_source).to(device) if opts.phase_init == "source" else opts.phase_init
+    y = griffin_lim(
+        mag.to(device), spec, n_iter=opts.n_iter, init=init, length=length,
+        seed=opts.seed, frame_offset=t_lo,
+    )  # fmt: skip
+    return y.cpu().numpy()
 
 
 # ---------------------------------------------------------------- translation
@@ -234,12 +223,6 @@ def _timed(timings: dict | None, key: str):
 
 def _fix_length(y: np.ndarray, n: int) -> np.ndarray:
     return y[:n] if y.shape[-1] >= n else np.pad(y, (0, n - y.shape[-1]))
-
-
-def _phase_pass(mag, init, spec, opts, length, device):
-    mag = mag.to(device)
-    y = griffin_lim(mag, spec, n_iter=opts.n_iter, init=init.to(device), length=length)
-    return y.cpu().numpy()
 
 
 def translate_signal(
@@ -282,8 +265,8 @@ def translate_signal(
         timings["stitching"] = timings.get("stitching", 0.0) + time.perf_counter() - t0
         timings["stitching"] -= timings.get("generator", 0.0)
     with _timed(timings, "phase"):
-        init = _initial_phase(x, opts.phase_init, 0, opts.seed)
-        z = _phase_pass(S.unit_to_magnitude(out_unit, spec), init, spec, opts, n_spec, device)
+        mag = S.unit_to_magnitude(out_unit, spec)
+        z = _phase_pass(mag, x, 0, spec, opts, n_spec, device)
     with _timed(timings, "resample"):
         out = _fix_length(audio.resample(z, spec.sample_rate, sr), y.shape[-1])
     meter_in, meter_out = LoudnessMeter(sr), LoudnessMeter(sr)
@@ -360,7 +343,11 @@ def stream_translate(
     )
     plan = _Plan(n_in, sr_in, spec, grid, opts.n_iter)
     hop = spec.hop_length
-    chunk_in = max(plan.unit_in, int(chunk_seconds * sr_in) // plan.unit_in * plan.unit_in)
+    if opts.phase_init == "pghi":
+        chunk_seconds = math.inf  # PGHI is not chunk-local; see PHASE_INITS
+    chunk_in = _round_up(max(1, n_in), plan.unit_in)
+    if chunk_seconds * sr_in < n_in:
+        chunk_in = max(plan.unit_in, int(chunk_seconds * sr_in) // plan.unit_in * plan.unit_in)
     r_spec = _round_up(math.ceil(RESAMPLE_MARGIN_S * spec.sample_rate), plan.unit_spec)
     r_in = plan.to_in(r_spec)
     gl_margin = (opts.n_iter + 2) * spec.n_fft  # Griffin-Lim spreads one n_fft per iteration
@@ -408,12 +395,10 @@ def stream_translate(
                 timings.get("stitching", 0.0) + time.perf_counter() - t0 - (g1 - g0)
             )
         with _timed(timings, "phase"):
-            init = _initial_phase(
-                x[..., t_lo - first : t_hi - first], opts.phase_init, t_lo, opts.seed
-            )
             length = (n_spec if t_hi == grid.n_frames else (t_hi - 1) * hop) - t_lo * hop
             mag = S.unit_to_magnitude(out_unit, spec)
-            z = _phase_pass(mag, init, spec, opts, length, device)
+            x_t = x[..., t_lo - first : t_hi - first]
+            z = _phase_pass(mag, x_t, t_lo, spec, opts, length, device)
         z = z[s_lo - t_lo * hop : s_hi - t_lo * hop]
         with _timed(timings, "resample"):
             out = audio.resample(z, spec.sample_rate, sr_in)

@@ -33,9 +33,9 @@ class DbShift(nn.Module):
 
 def _noisy_tone(seconds: float, sr: int) -> np.ndarray:
     rng = np.random.default_rng(0)
-    return harmonic_tone(220.0, seconds, sr) + 0.02 * rng.standard_normal(int(round(seconds * sr))).astype(
-        np.float32
-    )
+    return harmonic_tone(220.0, seconds, sr) + 0.02 * rng.standard_normal(
+        int(round(seconds * sr))
+    ).astype(np.float32)
 
 
 @pytest.mark.parametrize("n_frames", [1, 2, 7, 31, 32, 33, 64, 65, 97, 200])
@@ -73,10 +73,16 @@ def test_blend_has_no_seams(spec):
     assert out.max() > 0.99 and out.min() < 0.01  # tile centres keep their own values
 
 
-def test_random_phase_depends_only_on_frame_index():
-    whole = I.random_phase(8, 0, 300, seed=3)
-    torch.testing.assert_close(I.random_phase(8, 70, 201, seed=3), whole[:, 70:201])
-    assert not torch.equal(I.random_phase(8, 0, 300, seed=4), whole)
+def test_pghi_is_done_in_one_piece(spec):
+    """PGHI is not chunk-local, so a chunk size is ignored for it rather than giving seams."""
+    torch.manual_seed(0)
+    g = build_generator(tiny_config()).eval()
+    y = _noisy_tone(1.0, spec.sample_rate)
+    whole = I.translate_signal(y, spec.sample_rate, g, spec, phase_init="pghi", n_iter=2)
+    chunked = I.translate_signal(
+        y, spec.sample_rate, g, spec, phase_init="pghi", n_iter=2, chunk_seconds=0.25
+    )
+    np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("phase_init", ["source", "random"])

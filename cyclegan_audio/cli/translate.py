@@ -1,0 +1,107 @@
+"""``cyclegan-audio translate --ckpt best.ckpt in.wav [more.wav …]``: audio in, translated audio out.
+
+The spectrogram spec comes only from the checkpoint (no STFT flags). Output is
+mono at each input's own sample rate, loudness matched, written beside the input
+as ``<stem>.AtoB.wav`` unless ``-o`` names a file or folder; an input is never
+overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..checkpoint import DIRECTIONS, load_generator
+from ..errors import AudioError, CycleGanAudioError
+from ..inference import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SECONDS, PHASE_INITS, translate_file
+from ..phase import DEFAULT_N_ITER
+from . import user_errors
+
+
+@dataclass(frozen=True)
+class TranslateArgs:
+    ckpt: Path
+    inputs: list[Path]
+    direction: str = "AtoB"
+    output: Path | None = None
+    phase: str = "source"
+    n_iter: int = DEFAULT_N_ITER
+    device: str = "auto"
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+
+def parse_args(argv: list[str] | None) -> TranslateArgs:
+    p = argparse.ArgumentParser(
+        prog="cyclegan-audio translate", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("inputs", nargs="+", type=Path, help="audio files to translate")
+    p.add_argument("--ckpt", required=True, type=Path, help="checkpoint from train.py (best.ckpt)")
+    p.add_argument("--direction", choices=DIRECTIONS, default="AtoB")
+    p.add_argument("-o", "--output", type=Path, help="output file (one input) or folder")
+    p.add_argument("--phase", choices=PHASE_INITS, default="source",
+                   help="initial phase for Griffin-Lim: the input's own (default) or random")  # fmt: skip
+    p.add_argument("--n-iter", type=int, default=DEFAULT_N_ITER, help="Griffin-Lim iterations")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--chunk-seconds", type=float, default=DEFAULT_CHUNK_SECONDS,
+                   help="audio per streamed chunk (memory bound; the result does not depend on it)")  # fmt: skip
+    p.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="tiles per generator call"
+    )
+    a = p.parse_args(argv)
+    if a.n_iter < 0 or a.chunk_seconds <= 0 or a.batch_size < 1:
+        p.error("--n-iter must be >= 0, --chunk-seconds > 0 and --batch-size >= 1")
+    return TranslateArgs(**{k: v for k, v in vars(a).items()})
+
+
+def output_paths(inputs: list[Path], output: Path | None, direction: str) -> list[Path]:
+    """Where each input's translation goes; refuses to overwrite an input or write two files to one path."""
+    name = lambda p: f"{p.stem}.{direction}.wav"  # noqa: E731
+    if output is None:
+        outs = [p.with_name(name(p)) for p in inputs]
+    elif output.is_dir() or (len(inputs) > 1 and not output.suffix):
+        outs = [output / name(p) for p in inputs]
+    elif len(inputs) > 1:
+        raise AudioError(f"{output}: -o must be a folder when translating several files")
+    else:
+        outs = [output]
+    resolved_inputs = {p.resolve() for p in inputs}
+    for out in outs:
+        if out.resolve() in resolved_inputs:
+            raise AudioError(f"{out}: refusing to overwrite an input file; choose another -o")
+    if len({o.resolve() for o in outs}) < len(outs):
+        raise AudioError(
+            f"{output}: several inputs have the same name; translate them into different folders"
+        )
+    return outs
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise CycleGanAudioError("--device cuda: no CUDA device is available; use --device cpu")
+    return device
+
+
+@user_errors
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for p in args.inputs:
+        if not p.is_file():
+            raise AudioError(f"{p}: file not found")
+    outs = output_paths(args.inputs, args.output, args.direction)
+    device = resolve_device(args.device)
+    spec, generator = load_generator(args.ckpt, args.direction, device)
+    for inp, out in zip(args.inputs, outs):
+        translate_file(
+            inp, out, generator, spec,
+            chunk_seconds=args.chunk_seconds, protect=tuple(args.inputs), progress=True,
+            phase_init=args.phase, n_iter=args.n_iter, device=device, batch_size=args.batch_size,
+        )  # fmt: skip
+        print(f"{inp} -> {out}", file=sys.stderr)
+    return 0

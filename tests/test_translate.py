@@ -1,0 +1,120 @@
+"""translate.py end to end, in-process, with a tiny checkpoint built here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf  # tests may write multichannel fixtures; the package uses audio.py
+import torch
+
+from cyclegan_audio.audio import load, save
+from cyclegan_audio.checkpoint import make_meta
+from cyclegan_audio.cli.translate import main
+from cyclegan_audio.loudness import integrated_loudness
+from cyclegan_audio.networks import build_generator, tiny_config
+from cyclegan_audio.spec import tiny_spec
+from tests.conftest import harmonic_tone
+
+
+def _checkpoint(path, **meta_overrides):
+    torch.manual_seed(0)
+    g_ab, g_ba = build_generator(tiny_config()), build_generator(tiny_config())
+    state = {**{f"g_ab.{k}": v for k, v in g_ab.state_dict().items()},
+             **{f"g_ba.{k}": v for k, v in g_ba.state_dict().items()}}  # fmt: skip
+    meta = make_meta(tiny_spec(), tiny_config())
+    meta.update(meta_overrides)
+    torch.save({"state_dict": state, "cyclegan_audio": meta}, path)
+    return path
+
+
+@pytest.fixture
+def ckpt(tmp_path):
+    return _checkpoint(tmp_path / "best.ckpt")
+
+
+def _tone(seconds, sr, level=0.3):
+    rng = np.random.default_rng(1)
+    y = harmonic_tone(196.0, seconds, sr, amp=level)
+    return y + 0.01 * level * rng.standard_normal(y.shape[0]).astype(np.float32)
+
+
+def test_stereo_44k_input_keeps_rate_and_length(tmp_path, ckpt):
+    inp = tmp_path / "violin.wav"
+    y = _tone(1.3, 44100)
+    sf.write(inp, np.stack([y, 0.5 * y], axis=1), 44100, subtype="FLOAT")
+    assert main(["--ckpt", str(ckpt), str(inp), "--n-iter", "4"]) == 0
+    out = tmp_path / "violin.AtoB.wav"
+    info = sf.info(out)
+    assert (info.samplerate, info.frames, info.channels) == (44100, y.shape[0], 1)
+    assert np.all(np.isfinite(load(out, None)))
+
+
+def test_input_shorter_than_a_tile(tmp_path, ckpt):
+    inp = save(tmp_path / "blip.wav", _tone(0.05, 16000), 16000)  # a tile is 0.256 s
+    out = tmp_path / "x" / "blip.wav"
+    assert main(["--ckpt", str(ckpt), str(inp), "-o", str(out), "--direction", "BtoA"]) == 0
+    assert sf.info(out).frames == 800 and sf.info(out).samplerate == 16000
+
+
+def test_several_inputs_into_a_folder(tmp_path, ckpt):
+    ins = [save(tmp_path / f"{n}.flac", _tone(0.4, 8000), 8000) for n in ("a", "b")]
+    assert (
+        main(["--ckpt", str(ckpt), *map(str, ins), "-o", str(tmp_path / "out"), "--n-iter", "2"])
+        == 0
+    )
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.AtoB.wav", "b.AtoB.wav"]
+
+
+def test_refuses_to_overwrite_its_input(tmp_path, ckpt, capsys):
+    inp = save(tmp_path / "keep.wav", _tone(0.3, 8000), 8000)
+    before = inp.read_bytes()
+    assert main(["--ckpt", str(ckpt), str(inp), "-o", str(inp)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "refusing to overwrite" in err and "keep.wav" in err
+    assert inp.read_bytes() == before
+
+
+def test_incompatible_checkpoint_is_one_line(tmp_path, capsys):
+    bad = _checkpoint(tmp_path / "old.ckpt", format_version=99)
+    inp = save(tmp_path / "in.wav", _tone(0.3, 8000), 8000)
+    assert main(["--ckpt", str(bad), str(inp)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "format version" in err
+    assert not (tmp_path / "in.AtoB.wav").exists()
+
+
+def test_missing_input_is_one_line(tmp_path, ckpt, capsys):
+    assert main(["--ckpt", str(ckpt), str(tmp_path / "nope.wav")]) == 2
+    assert "nope.wav" in capsys.readouterr().err
+
+
+def test_loudness_matched_to_input(tmp_path, ckpt):
+    y = _tone(2.0, 22050, level=0.05)
+    inp = save(tmp_path / "quiet.wav", y, 22050)
+    assert main(["--ckpt", str(ckpt), str(inp), "--n-iter", "4"]) == 0
+    out = load(tmp_path / "quiet.AtoB.wav", None)
+    assert integrated_loudness(out, 22050) == pytest.approx(integrated_loudness(y, 22050), abs=0.5)
+
+
+def test_chunk_size_does_not_change_the_file(tmp_path, ckpt):
+    inp = save(tmp_path / "in.wav", _tone(2.0, 8000), 8000)
+    outs = [tmp_path / "small.wav", tmp_path / "big.wav"]
+    for out, chunk in zip(outs, ("0.3", "100")):
+        assert (
+            main(
+                [
+                    "--ckpt",
+                    str(ckpt),
+                    str(inp),
+                    "-o",
+                    str(out),
+                    "--chunk-seconds",
+                    chunk,
+                    "--n-iter",
+                    "6",
+                ]
+            )
+            == 0
+        )
+    a, b = (load(o, None) for o in outs)
+    assert np.abs(a - b).max() <= 2.5 / 32768  # 16-bit output: equal up to rounding
