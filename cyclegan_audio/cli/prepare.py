@@ -1,0 +1,101 @@
+"""``cyclegan-audio prepare domainA/ domainB/``: audio folders -> 16-bit PNG tiles + manifest.json.
+
+The only command that accepts spectrogram flags; they are written into the
+manifest and everything downstream reads them from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from ..preparation import (
+    DEFAULT_OUT,
+    DEFAULT_PEAK_DB,
+    DEFAULT_SILENCE_DB,
+    DEFAULT_VAL_FRACTION,
+    prepare,
+)
+from ..spec import SpectrogramSpec
+from . import user_errors
+
+SPEC_FLAGS = (
+    "sample_rate",
+    "n_fft",
+    "hop_length",
+    "tile_frames",
+    "clip_seconds",
+    "db_floor",
+    "db_ceiling",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cyclegan-audio prepare", description=__doc__.splitlines()[0])
+    p.add_argument("domain_a", help="folder of domain A audio (searched recursively)")
+    p.add_argument("domain_b", help="folder of domain B audio (searched recursively)")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default: %(default)s)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="parallel processes (default: all cores)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the file-level validation split")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=DEFAULT_VAL_FRACTION,
+        help="share of files held out per domain (default: %(default)s)",
+    )
+    p.add_argument(
+        "--silence-db",
+        type=float,
+        default=DEFAULT_SILENCE_DB,
+        help="tiles whose loudest frame is below this RMS level are skipped (default: %(default)s)",
+    )
+    level = p.add_mutually_exclusive_group()
+    level.add_argument(
+        "--peak-db",
+        type=float,
+        default=DEFAULT_PEAK_DB,
+        help="scale each file so its sample peak is at this dBFS (default: %(default)s)",
+    )
+    level.add_argument("--keep-level", action="store_true", help="do not normalise files' levels")
+    g = p.add_argument_group("spectrogram spec (stored in the manifest)")
+    defaults = SpectrogramSpec()
+    for name in SPEC_FLAGS:
+        value = getattr(defaults, name)
+        g.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=type(value),
+            default=value,
+            help="default: %(default)s",
+        )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+@user_errors
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    spec = dataclasses.replace(SpectrogramSpec(), **{n: getattr(args, n) for n in SPEC_FLAGS})
+    summary = prepare(
+        args.domain_a,
+        args.domain_b,
+        out=args.out,
+        spec=spec,
+        workers=args.workers,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        silence_db=args.silence_db,
+        peak_db=None if args.keep_level else args.peak_db,
+        progress=not args.quiet,
+    )
+    print("\n".join(summary.lines()))
+    if summary.empty_domains:
+        names = ", ".join(summary.empty_domains)
+        print(
+            f"error: domain {names} ended with no training tiles; add usable audio (see skipped files above)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
