@@ -34,8 +34,13 @@ def pixels_to_unit(pixels: np.ndarray) -> np.ndarray:
     return (pixels[::-1].astype(np.float32) / np.float32(top)).copy()
 
 
-def write_png(path: str | Path, unit: np.ndarray, *, bits: int = 16) -> Path:
-    """Write a [0, 1] spectrogram (F, T) as a greyscale PNG (atomic)."""
+def write_png(
+    path: str | Path, unit: np.ndarray, *, bits: int = 16, compress_level: int | None = None
+) -> Path:
+    """Write a [0, 1] spectrogram (F, T) as a greyscale PNG (atomic).
+
+    ``compress_level`` 0-9 (zlib; None = PIL's default 6); 1 is ~1.5x faster and barely larger.
+    """
     from PIL import Image
 
     path = Path(path)
@@ -45,7 +50,8 @@ def write_png(path: str | Path, unit: np.ndarray, *, bits: int = 16) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
     os.close(fd)
     try:
-        img.save(tmp, format="PNG")
+        options = {} if compress_level is None else {"compress_level": compress_level}
+        img.save(tmp, format="PNG", **options)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -88,3 +94,20 @@ def read_png(path: str | Path, shape: tuple[int, int] | None = None) -> np.ndarr
             f"{shape[0]}x{shape[1]}; resize it or use the manifest it was made with"
         )
     return pixels_to_unit(pixels)
+
+
+def write_rgb_png(path: str | Path, rgb: np.ndarray) -> Path:
+    """Write an 8-bit colour picture (H, W, 3) uint8 as PNG (atomic); for reports, not tiles."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
