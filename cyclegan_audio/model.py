@@ -121,18 +121,16 @@ class CycleGan(pl.LightningModule):
                 "is untouched: resume from it with a lower --lr or --precision 32"
             )
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+    def generator_loss(
+        self, real_a: torch.Tensor, real_b: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """(B, 1, F, T) x2 -> (total loss, {log name: weighted term}, fake_a, fake_b)."""
         c = self.cfg
-        real_a, real_b = batch["a"], batch["b"]
-        opt_g, opt_d = self.optimizers()
-
-        # Generators, with the discriminators frozen (toggle_optimizer sets requires_grad).
-        self.toggle_optimizer(opt_g)
         fake_b = self.g_ab(real_a)
         rec_a = self.g_ba(fake_b)
         fake_a = self.g_ba(real_b)
         rec_b = self.g_ab(fake_a)
-        logs = {
+        terms = {
             "loss/g_ab_gan": losses.gan_loss(self.d_b(fake_b), True, c.gan_mode),
             "loss/g_ba_gan": losses.gan_loss(self.d_a(fake_a), True, c.gan_mode),
             "loss/cycle_a": losses.l1(rec_a, real_a) * c.lambda_cycle,
@@ -140,29 +138,43 @@ class CycleGan(pl.LightningModule):
         }
         if c.lambda_identity > 0:
             w = c.lambda_cycle * c.lambda_identity
-            logs["loss/idt_a"] = losses.l1(self.g_ab(real_b), real_b) * w  # g_ab should keep B as B
-            logs["loss/idt_b"] = losses.l1(self.g_ba(real_a), real_a) * w
-        loss_g = sum(logs.values())
+            terms["loss/idt_a"] = losses.l1(self.g_ab(real_b), real_b) * w  # g_ab keeps B as B
+            terms["loss/idt_b"] = losses.l1(self.g_ba(real_a), real_a) * w
+        return sum(terms.values()), terms, fake_a, fake_b
+
+    def discriminator_loss(
+        self, real_a: torch.Tensor, real_b: torch.Tensor, fake_a: torch.Tensor, fake_b: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Both discriminators on real tiles and on fakes drawn from the history pools."""
+        mode = self.cfg.gan_mode
+        fake_b_old = self.pool_b.query(fake_b.detach())
+        fake_a_old = self.pool_a.query(fake_a.detach())
+        loss_d_a = losses.discriminator_loss(self.d_a(real_a), self.d_a(fake_a_old), mode)
+        loss_d_b = losses.discriminator_loss(self.d_b(real_b), self.d_b(fake_b_old), mode)
+        return loss_d_a + loss_d_b, {"loss/d_a": loss_d_a, "loss/d_b": loss_d_b}
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        real_a, real_b = batch["a"], batch["b"]
+        opt_g, opt_d = self.optimizers()
+
+        # Generators, with the discriminators frozen (toggle_optimizer sets requires_grad).
+        self.toggle_optimizer(opt_g)
+        loss_g, logs, fake_a, fake_b = self.generator_loss(real_a, real_b)
         self._check_finite("generator loss", loss_g)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss_g)
         opt_g.step()
         self.untoggle_optimizer(opt_g)
 
-        # Discriminators, on real tiles and on fakes drawn from the history pools.
         self.toggle_optimizer(opt_d)
-        fake_b_old = self.pool_b.query(fake_b.detach())
-        fake_a_old = self.pool_a.query(fake_a.detach())
-        loss_d_a = losses.discriminator_loss(self.d_a(real_a), self.d_a(fake_a_old), c.gan_mode)
-        loss_d_b = losses.discriminator_loss(self.d_b(real_b), self.d_b(fake_b_old), c.gan_mode)
-        loss_d = loss_d_a + loss_d_b
+        loss_d, logs_d = self.discriminator_loss(real_a, real_b, fake_a, fake_b)
         self._check_finite("discriminator loss", loss_d)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(loss_d)
         opt_d.step()
         self.untoggle_optimizer(opt_d)
 
-        logs.update({"loss/d_a": loss_d_a, "loss/d_b": loss_d_b})
+        logs.update(logs_d)
         bs = real_a.shape[0]
         self.log_dict({k: v.detach() for k, v in logs.items()}, batch_size=bs)
         self.log("loss/g", loss_g.detach(), prog_bar=True, batch_size=bs)

@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Training throughput of the CycleGAN: our configurations vs the reference loop, in one run.
+
+Every configuration times full training steps (both generators, both discriminators,
+all losses, image pools, both optimiser steps) of the default 512x512 model:
+
+* ``reference``: as the reference PyTorch CycleGAN trains it: fp32, eager, batch 1,
+  plain ``torch.optim.Adam``, tiles already in memory;
+* ours: bf16 autocast (GPU) or fp32, batch sizes, fused Adam, ``torch.compile`` of the
+  four networks (in place, ``nn.Module.compile``), and data loading from 16-bit PNG
+  tiles through the training DataLoader (on) vs synthetic in-memory batches (off).
+
+FLOPs per tile are counted with ``torch.utils.flop_counter`` on one fp32 step at batch 1
+(convolutions and matmuls, forward + backward). Model FLOP utilisation =
+tiles/s x FLOPs/tile / ``--peak-tflops`` (default: the GPU's dense bf16 peak for H100/H200).
+
+    scripts/benchmark_train.py                  # GPU: default model, all configurations
+    scripts/benchmark_train.py --tiny --steps 3 # CPU smoke test: tiny spec and networks
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from cyclegan_audio import image_io  # noqa: E402
+from cyclegan_audio.data import TileDataModule  # noqa: E402
+from cyclegan_audio.manifest import Manifest, TileRecord  # noqa: E402
+from cyclegan_audio.model import CycleGan, TrainConfig  # noqa: E402
+from cyclegan_audio.networks import NetworkConfig, tiny_config  # noqa: E402
+from cyclegan_audio.spec import SpectrogramSpec, tiny_spec  # noqa: E402
+
+# Dense (no sparsity) bf16 tensor-core peaks, TFLOP/s, SXM parts.
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    precision: str = "32"  # "32" or "bf16"
+    batch_size: int = 1
+    compile: bool = False
+    fused_adam: bool = False
+    data_loading: bool = False
+    reference: bool = False
+
+
+def set_requires_grad(nets, flag: bool) -> None:
+    for net in nets:
+        for p in net.parameters():
+            p.requires_grad_(flag)
+
+
+def make_optimizers(model: CycleGan, fused: bool):
+    kw = dict(lr=2e-4, betas=(0.5, 0.999))
+    if fused:
+        kw["fused"] = True
+    g = [*model.g_ab.parameters(), *model.g_ba.parameters()]
+    d = [*model.d_a.parameters(), *model.d_b.parameters()]
+    return torch.optim.Adam(g, **kw), torch.optim.Adam(d, **kw)
+
+
+def train_step(model: CycleGan, real_a, real_b, opt_g, opt_d, dtype) -> None:
+    """One full CycleGAN step, the same math as CycleGan.training_step without Lightning."""
+    device_type = real_a.device.type
+    autocast = (
+        torch.autocast(device_type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+    )
+    set_requires_grad((model.d_a, model.d_b), False)
+    with autocast:
+        loss_g, _, fake_a, fake_b = model.generator_loss(real_a, real_b)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    set_requires_grad((model.d_a, model.d_b), True)
+    with autocast:
+        loss_d, _ = model.discriminator_loss(real_a, real_b, fake_a, fake_b)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+
+
+def count_flops_per_tile(spec, net_cfg, device) -> float:
+    model = CycleGan(spec, net_cfg, TrainConfig()).to(device)
+    opt_g, opt_d = make_optimizers(model, False)
+    x = torch.rand(2, 1, 1, *spec.tile_shape, device=device) * 2 - 1
+    with FlopCounterMode(display=False) as counter:
+        train_step(model, x[0], x[1], opt_g, opt_d, None)
+    return float(counter.get_total_flops())
+
+
+def write_tiles(root: Path, spec: SpectrogramSpec, n_per_domain: int) -> Path:
+    rng = np.random.default_rng(0)
+    tiles = []
+    for domain in ("A", "B"):
+        for split, count in (("train", n_per_domain), ("val", 2)):
+            for i in range(count):
+                rel = f"{domain}/{split}/{i:04d}.png"
+                image_io.write_png(root / rel, rng.random(spec.tile_shape))
+                tiles.append(TileRecord(rel, domain, split, "synthetic", 0.0))
+    Manifest(spec=spec, root=root, tiles=tiles).save()
+    return root
+
+
+def batches(cfg: Config, spec, device, data_dir: Path | None, num_workers: int):
+    """Endless (real_a, real_b) on ``device``: from PNGs through the DataLoader, or synthetic."""
+    if cfg.data_loading:
+        dm = TileDataModule(data_dir, batch_size=cfg.batch_size, num_workers=num_workers)
+        while True:
+            for b in dm.train_dataloader():
+                yield (
+                    b["a"].to(device, non_blocking=True),
+                    b["b"].to(device, non_blocking=True),
+                )
+    g = torch.Generator(device="cpu").manual_seed(0)
+    pool = [
+        (torch.rand(cfg.batch_size, 1, *spec.tile_shape, generator=g) * 2 - 1).to(device)
+        for _ in range(4)
+    ]
+    i = 0
+    while True:
+        yield pool[i % 4], pool[(i + 1) % 4]
+        i += 1
+
+
+def sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_config(cfg: Config, spec, net_cfg, device, args, data_dir) -> dict:
+    torch.manual_seed(0)
+    model = CycleGan(spec, net_cfg, TrainConfig(compile=cfg.compile)).to(device)
+    opt_g, opt_d = make_optimizers(model, cfg.fused_adam)
+    dtype = torch.bfloat16 if cfg.precision == "bf16" else None
+    it = batches(cfg, spec, device, data_dir, args.num_workers)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    for _ in range(args.warmup):
+        train_step(model, *next(it), opt_g, opt_d, dtype)
+    sync(device)
+    warm_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+        train_step(model, *next(it), opt_g, opt_d, dtype)
+    sync(device)
+    elapsed = time.perf_counter() - t0
+    mem = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
+    return {
+        **cfg.__dict__,
+        "tiles_per_s": args.steps * cfg.batch_size / elapsed,
+        "step_ms": 1000 * elapsed / args.steps,
+        "warmup_s": warm_s,
+        "peak_mem_gib": mem,
+    }
+
+
+def configurations(args, device) -> list[Config]:
+    gpu = device.type == "cuda"
+    prec = "bf16" if gpu else "32"
+    fused = gpu or args.tiny  # fused Adam on CPU is proven by the smoke run, not timed seriously
+    out = [
+        Config("reference", reference=True),
+        Config(f"{prec} bs1 fused", prec, 1, fused_adam=fused),
+    ]
+    if gpu:
+        out.append(Config("32 bs1 fused", "32", 1, fused_adam=True))
+    if args.compile:
+        out.append(Config(f"{prec} bs1 fused compile", prec, 1, True, fused))
+    for bs in args.batch_sizes:
+        if bs > 1:
+            out.append(
+                Config(
+                    f"{prec} bs{bs} fused{' compile' if args.compile else ''}",
+                    prec,
+                    bs,
+                    args.compile,
+                    fused,
+                )
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tiny", action="store_true", help="tiny spec and networks (CPU smoke test)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps (compile happens here)")
+    p.add_argument(
+        "--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8]
+    )
+    p.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="include torch.compile configurations (default: on with a GPU)",
+    )
+    p.add_argument("--num-workers", type=int, default=None, help="DataLoader workers")
+    p.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="peak TFLOP/s for the MFU figure (default: dense bf16 of H100/H200)",
+    )
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    if args.compile is None:
+        args.compile = device.type == "cuda"
+    spec, net_cfg = (
+        (tiny_spec(), tiny_config()) if args.tiny else (SpectrogramSpec(), NetworkConfig())
+    )
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        name = torch.cuda.get_device_name(device)
+        peak = args.peak_tflops or next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+    else:
+        name, peak = "cpu", args.peak_tflops
+    flops = count_flops_per_tile(spec, net_cfg, device)
+    print(
+        f"device: {name}; tile {spec.tile_shape}; model ngf {net_cfg.ngf} ndf {net_cfg.ndf} "
+        f"blocks {net_cfg.n_blocks}; {flops / 1e9:.4g} GFLOP per tile per training step"
+    )
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = write_tiles(Path(tmp), spec, n_per_domain=max(8, args.steps))
+        configs = configurations(args, device)
+        for cfg in configs:
+            results.append(time_config(cfg, spec, net_cfg, device, args, data_dir))
+        # Data loading on, for the fastest synthetic configuration.
+        best = max(results[1:], key=lambda r: r["tiles_per_s"])
+        on = Config(
+            best["name"] + " +data",
+            best["precision"],
+            best["batch_size"],
+            best["compile"],
+            best["fused_adam"],
+            data_loading=True,
+        )
+        results.append(time_config(on, spec, net_cfg, device, args, data_dir))
+    ref = results[0]["tiles_per_s"]
+    print(
+        f"{'configuration':34s} {'tiles/s':>9s} {'ms/step':>9s} {'x ref':>6s} "
+        f"{'TFLOP/s':>8s} {'MFU':>6s} {'mem GiB':>8s}"
+    )
+    for r in results:
+        tflops = r["tiles_per_s"] * flops / 1e12  # achieved model TFLOP/s
+        r["tflops"] = tflops
+        r["mfu"] = tflops / peak if peak else None
+        mfu = f"{100 * r['mfu']:5.1f}%" if peak else "   n/a"
+        print(
+            f"{r['name']:34s} {r['tiles_per_s']:9.2f} {r['step_ms']:9.1f} "
+            f"{r['tiles_per_s'] / ref:6.2f} {tflops:8.4g} {mfu} {r['peak_mem_gib']:8.2f}"
+        )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"device": name, "flops_per_tile": flops, "peak_tflops": peak, "results": results},
+                indent=1,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
