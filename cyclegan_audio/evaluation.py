@@ -1,0 +1,249 @@
+"""Score translations of a paired test set against their floor and ceiling.
+
+For every test pair (``test_dir/A/x`` and ``test_dir/B/x``: the same content in
+each domain) and every system — identity (the untouched input), the model's
+translation, the style-transfer baseline, the ground truth itself — three
+figures: pitch accuracy (content kept), target-style share (style reached),
+log-spectral distance to the ground truth. Results go to ``results.json`` and
+an offline HTML page (`report`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics as M
+from .audio import AUDIO_EXTENSIONS, find_audio_files, load, load_with_rate, save
+from .domain_classifier import train_domain_classifier
+from .errors import CycleGanAudioError
+from .report import format_table, score_table, write_picture, write_report
+from .spec import SpectrogramSpec
+
+SYSTEMS = ("identity", "model", "baseline", "ground_truth")
+BASELINES = ("stylize",)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    test_dir: str
+    train_dir: str
+    out_dir: str
+    ckpt: str | None = None  # translate with this checkpoint…
+    translated_dir: str | None = None  # …or score these already-translated files
+    notes: str | None = None  # meta.json with {"test": {name: [[start_s, end_s, midi, vel], ...]}}
+    direction: str = "AtoB"
+    baseline: str | None = None  # "stylize"
+    seed: int = 0
+    device: str | None = None
+
+    @property
+    def domains(self) -> tuple[str, str]:
+        """(source, target) domain folder names."""
+        return (self.direction[0], self.direction[-1])
+
+
+@dataclass
+class Pair:
+    name: str  # path relative to the domain folder, e.g. "pair_000.flac"
+    source: Path
+    target: Path
+
+    @property
+    def slug(self) -> str:
+        """File-name-safe stem, unique within the test set."""
+        return str(Path(self.name).with_suffix("")).replace("/", "__").replace("\\", "__")
+
+
+def find_pairs(test_dir: str | Path, direction: str = "AtoB") -> list[Pair]:
+    """Same-named files of ``test_dir/<source>/`` and ``test_dir/<target>/``."""
+    src_dom, tgt_dom = direction[0], direction[-1]
+    src_dir, tgt_dir = Path(test_dir) / src_dom, Path(test_dir) / tgt_dom
+    for d in (src_dir, tgt_dir):
+        if not d.is_dir():
+            raise CycleGanAudioError(f"{d}: test folder not found (need {src_dom}/ and {tgt_dom}/)")
+    sources = {str(p.relative_to(src_dir)): p for p in find_audio_files(src_dir)}
+    targets = {str(p.relative_to(tgt_dir)): p for p in find_audio_files(tgt_dir)}
+    missing = sorted(set(sources) - set(targets))
+    if missing:
+        raise CycleGanAudioError(f"{tgt_dir}: no ground truth for {', '.join(missing[:5])}")
+    if not sources:
+        raise CycleGanAudioError(f"{src_dir}: no audio files to evaluate")
+    return [Pair(name, sources[name], targets[name]) for name in sorted(sources)]
+
+
+def load_notes(path: str | Path) -> dict[str, list]:
+    """The ``"test"`` block of a notes file: {file name: [[start_s, end_s, midi, velocity], ...]}."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        notes = data["test"]
+        for rows in notes.values():
+            for row in rows:
+                float(row[0]), float(row[1]), float(row[2])
+    except FileNotFoundError:
+        raise CycleGanAudioError(f"{path}: notes file not found") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise CycleGanAudioError(
+            f"{path}: not a notes file ({type(exc).__name__}: {exc}); expected "
+            '{"test": {"name.wav": [[start_s, end_s, midi, velocity], ...]}}'
+        ) from None
+    return notes
+
+
+def find_translation(folder: str | Path, pair: Pair, direction: str) -> Path:
+    """The translated file for ``pair`` in ``folder``: same relative name, any audio extension,
+    optionally with translate's ``.<direction>`` suffix (``x.AtoB.wav``)."""
+    folder = Path(folder)
+    stem = Path(pair.name).with_suffix("")
+    for base in (stem, stem.with_name(f"{stem.name}.{direction}")):
+        for ext in AUDIO_EXTENSIONS:
+            p = folder / base.with_name(base.name + ext)
+            if p.is_file():
+                return p
+    raise CycleGanAudioError(
+        f"{folder}: no translation of {pair.name} (looked for {stem}[.{direction}].wav etc.)"
+    )
+
+
+def _translate_with_checkpoint(cfg: EvalConfig, pairs: list[Pair], media: Path) -> dict[str, Path]:
+    from .checkpoint import load_generator
+    from .inference import translate_file
+
+    spec, g = load_generator(cfg.ckpt, cfg.direction, device=cfg.device or "cpu")
+    out = {}
+    for pair in pairs:
+        path = media / f"{pair.slug}.model.wav"
+        out[pair.name] = translate_file(
+            pair.source, path, g, spec, protect=(pair.source,), progress=True
+        )
+    return out
+
+
+def _run_baseline(cfg: EvalConfig, pairs: list[Pair], media: Path) -> dict[str, Path]:
+    """Style transfer of each content file with a style example from the target's training set."""
+    from tqdm import tqdm
+
+    from .style_transfer import FAST, stylize
+
+    styles = find_audio_files(Path(cfg.train_dir) / cfg.domains[1])
+    out = {}
+    for i, pair in enumerate(tqdm(pairs, desc="baseline (stylize)", unit="file")):
+        content, sr = load_with_rate(pair.source)
+        style = load(styles[i % len(styles)], sr)
+        y = stylize(content, style, sr, config=FAST, device=cfg.device or "auto", progress=False)
+        out[pair.name] = save(media / f"{pair.slug}.baseline.wav", y, sr)
+    return out
+
+
+def _clean(value):
+    """NaN -> None so results.json is strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def evaluate(cfg: EvalConfig) -> dict:
+    """Run the whole evaluation; writes results.json, report.html and media/ under ``cfg.out_dir``."""
+    from tqdm import tqdm
+
+    if (cfg.ckpt is None) == (cfg.translated_dir is None):
+        raise CycleGanAudioError("give exactly one of a checkpoint or a folder of translated files")
+    if cfg.direction not in ("AtoB", "BtoA"):
+        raise CycleGanAudioError(f"direction must be AtoB or BtoA, got {cfg.direction!r}")
+    if cfg.baseline not in (None, *BASELINES):
+        raise CycleGanAudioError(f"unknown baseline {cfg.baseline!r}; choose from {BASELINES}")
+    t0 = time.perf_counter()
+    src_dom, tgt_dom = cfg.domains
+    out_dir = Path(cfg.out_dir)
+    media = out_dir / "media"
+    media.mkdir(parents=True, exist_ok=True)
+    pairs = find_pairs(cfg.test_dir, cfg.direction)
+    notes = load_notes(cfg.notes) if cfg.notes else {}
+    train = {d: find_audio_files(Path(cfg.train_dir) / d) for d in ("A", "B")}
+    for d, files in train.items():
+        if not files:
+            raise CycleGanAudioError(
+                f"{Path(cfg.train_dir) / d}: no training audio for the domain classifier"
+            )
+    translated = {p.name: find_translation(cfg.translated_dir, p, cfg.direction) for p in pairs} \
+        if cfg.translated_dir else None  # fmt: skip
+
+    clf = train_domain_classifier(train["A"], train["B"], seed=cfg.seed, progress=True)
+    if translated is None:
+        translated = _translate_with_checkpoint(cfg, pairs, media)
+    outputs = {"model": translated}
+    if cfg.baseline == "stylize":
+        outputs["baseline"] = _run_baseline(cfg, pairs, media)
+    systems = [s for s in SYSTEMS if s in ("identity", "ground_truth") or s in outputs]
+
+    files: dict[str, dict] = {}
+    references = set()
+    for pair in tqdm(pairs, desc="scoring", unit="file"):
+        truth, sr = load_with_rate(pair.target)
+        signals = {"identity": load(pair.source, sr), "ground_truth": truth}
+        signals.update({s: load(outputs[s][pair.name], sr) for s in outputs})
+        lsd_spec = SpectrogramSpec(sample_rate=sr)
+        file_notes = notes.get(pair.name) or notes.get(Path(pair.name).name)
+        if file_notes:
+            midi_range = M.midi_range_for_notes(file_notes)
+            references.add("notes")
+        else:
+            midi_range = M.DEFAULT_MIDI_RANGE
+            references.add("source pitch track")
+            ref_track = M.pitch_track(signals["identity"], sr, midi_range)
+        entry = {"source": str(pair.source), "target": str(pair.target), "scores": {}, "media": {}}
+        for s in systems:
+            y = signals[s]
+            track = M.pitch_track(y, sr, midi_range)
+            pitch = M.pitch_accuracy_vs_notes(track, file_notes) if file_notes \
+                else M.pitch_accuracy_vs_track(track, ref_track)  # fmt: skip
+            entry["scores"][s] = {
+                "pitch_accuracy": pitch,
+                "target_share": clf.target_share(y, sr, tgt_dom),
+                "lsd_db": M.log_spectral_distance(y, truth, lsd_spec),
+            }
+            audio_rel = f"media/{pair.slug}.{s}.wav"
+            if not (
+                s in outputs
+                and Path(outputs[s][pair.name]).resolve() == (out_dir / audio_rel).resolve()
+            ):
+                save(out_dir / audio_rel, y, sr)
+            pic_rel = f"media/{pair.slug}.{s}.png"
+            write_picture(out_dir / pic_rel, y, sr)
+            entry["media"][s] = {"audio": audio_rel, "picture": pic_rel}
+        files[pair.name] = entry
+
+    means = {
+        s: {k: float(np.nanmean([f["scores"][s][k] for f in files.values()]))
+            if any(not math.isnan(f["scores"][s][k]) for f in files.values()) else float("nan")
+            for k in ("pitch_accuracy", "target_share", "lsd_db")}
+        for s in systems
+    }  # fmt: skip
+    results = {
+        "config": asdict(cfg),
+        "systems": systems,
+        "pitch_reference": " + ".join(sorted(references)),
+        "classifier": {"holdout_accuracy": clf.holdout_accuracy, "n_segments": clf.n_segments},
+        "mean": means,
+        "files": files,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    results = _clean(results)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_report(results, out_dir)
+    return results
+
+
+def summary(results: dict) -> str:
+    """The mean-score table as text."""
+    return format_table(score_table(results["mean"], results["systems"]))

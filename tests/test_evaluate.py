@@ -1,0 +1,113 @@
+"""evaluate end to end on tiny synthetic data; the report links only to files that exist."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import torch
+
+from cyclegan_audio.checkpoint import META_KEY, make_meta
+from cyclegan_audio.cli.evaluate import main
+from cyclegan_audio.networks import build_generator, tiny_config
+from cyclegan_audio.spec import tiny_spec
+from cyclegan_audio.synth import make_demo_dataset
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    make_demo_dataset(root, seed=0, n_train=3, n_test=2, seconds=3.0)
+    return root
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        self.links += [v for k, v in attrs if k in ("src", "href")]
+
+
+def _links_exist(report: Path) -> list[str]:
+    parser = _Links()
+    parser.feed(report.read_text())
+    from urllib.parse import unquote
+
+    for link in parser.links:
+        assert "://" not in link and not link.startswith("/"), link
+        assert (report.parent / unquote(link)).is_file(), link
+    return parser.links
+
+
+def test_translated_folder_scores_between_floor_and_ceiling(data, tmp_path, capsys):
+    # "translations" = the ground truth renamed as translate names its outputs
+    translated = tmp_path / "translated"
+    translated.mkdir()
+    for p in (data / "test" / "B").iterdir():
+        shutil.copy(p, translated / f"{p.stem}.AtoB.wav")
+    out = tmp_path / "report"
+    args = ["--test-dir", str(data / "test"), "--train-dir", str(data / "train"), "--translated",
+            str(translated), "--notes", str(data / "meta.json"), "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "identity (input)" in printed and str(out / "report.html") in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["systems"] == ["identity", "model", "ground_truth"]
+    assert results["pitch_reference"] == "notes"
+    mean = results["mean"]
+    assert mean["ground_truth"]["lsd_db"] == 0.0 and mean["model"]["lsd_db"] == 0.0
+    assert mean["identity"]["lsd_db"] > 5.0
+    assert mean["ground_truth"]["target_share"] == 1.0 and mean["identity"]["target_share"] == 0.0
+    assert mean["identity"]["pitch_accuracy"] > 0.9 and mean["ground_truth"]["pitch_accuracy"] > 0.9
+    links = _links_exist(out / "report.html")
+    assert len(links) == 2 * 3 * 2  # picture + audio, 3 systems, 2 files
+
+
+def test_checkpoint_is_translated_and_source_pitch_used_without_notes(data, tmp_path):
+    spec = tiny_spec()
+    g = build_generator(tiny_config())
+    ckpt = tmp_path / "run" / "best.ckpt"
+    ckpt.parent.mkdir()
+    state = {f"g_ab.{k}": v for k, v in g.state_dict().items()}
+    torch.save({META_KEY: make_meta(spec, tiny_config()), "state_dict": state}, ckpt)
+    out = tmp_path / "report"
+    args = ["--test-dir", str(data / "test"), "--train-dir", str(data / "train"), "--ckpt", str(ckpt),
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["pitch_reference"] == "source pitch track"
+    assert results["mean"]["identity"]["pitch_accuracy"] == 1.0  # the source against itself
+    for name in ("pair_000", "pair_001"):
+        assert (out / "media" / f"{name}.model.wav").is_file()
+    model = results["mean"]["model"]
+    assert model["lsd_db"] > 0.0 and 0.0 <= model["target_share"] <= 1.0
+    _links_exist(out / "report.html")
+
+
+def test_user_mistakes_are_one_line(data, tmp_path, capsys):
+    base = [
+        "--test-dir",
+        str(data / "test"),
+        "--train-dir",
+        str(data / "train"),
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    assert main(base + ["--translated", str(tmp_path)]) == 2
+    assert "no translation of pair_000.wav" in capsys.readouterr().err
+    assert (
+        main(base + ["--translated", str(data / "test" / "B"), "--notes", str(tmp_path / "x.json")])
+        == 2
+    )
+    assert "notes file not found" in capsys.readouterr().err
+    (tmp_path / "B").mkdir()
+    assert (
+        main(["--test-dir", str(tmp_path), "--train-dir", str(data / "train"), "--translated", "."])
+        == 2
+    )
+    assert "test folder not found" in capsys.readouterr().err
