@@ -457,9 +457,10 @@ def _run(jobs: list[dict[str, Any]], workers: int):
     import multiprocessing
 
     # forkserver: workers start from a clean process, never a fork of a parent whose
-    # OpenMP pool is already running (which can deadlock); preloading makes starts cheap.
+    # OpenMP pool is already running (which can deadlock); preloading makes starts cheap:
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["cyclegan_audio.preparation"])
+    # scipy.signal (pulled in by the first resample) alone takes seconds to import
+    ctx.set_forkserver_preload(["cyclegan_audio.preparation", "scipy.signal", "librosa.core.audio"])
     with ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker
     ) as pool:

@@ -136,7 +136,7 @@ def tile_level_db(tiles, spec: SpectrogramSpec) -> np.ndarray:
     mag = S.unit_to_magnitude(torch.as_tensor(np.asarray(tiles, dtype=np.float32)), spec)
     w = S.window(spec, dtype=torch.float64)
     to_power = float(w.sum() ** 2 / (2.0 * spec.n_fft * (w**2).sum()))
-    frame_power = (mag.double() ** 2).sum(dim=-2) * to_power  # (n_tiles, n_frames)
+    frame_power = mag.square().sum(dim=-2, dtype=torch.float64) * to_power  # (n_tiles, n_frames)
     peak = frame_power.amax(dim=-1).clamp_min(1e-20)
     return (10.0 * torch.log10(peak)).numpy()
 
