@@ -94,52 +94,57 @@ def pghi_phase(
     dphi_time = 2.0 * np.pi * a * k / n + (a * n / lam) * ds_dk  # radians per hop
     dphi_freq = -(lam / (a * n)) * ds_dm - 2.0 * np.pi * centre / n  # radians per bin
     todo = mag > peak * 10.0 ** (tol_db / 20.0)
-    phase.ravel()[:] = _integrate(-log_mag, dphi_time, dphi_freq, todo, phase)
-    return phase
+    return _integrate(-log_mag, dphi_time, dphi_freq, todo, phase).reshape(n_freq, n_frames)
 
 
-def _integrate(neg_log_mag, dphi_time, dphi_freq, todo, phase) -> list:
-    """Heap integration over a (F, T) grid, flat row-major indices; returns the phases."""
+def _integrate(neg_log_mag, dphi_time, dphi_freq, todo, phase) -> np.ndarray:
+    """Heap integration over a (F, T) grid, flat row-major indices; returns the phases.
+
+    The heap holds each bin's loudness rank (plain ints compare fastest), so
+    popping the smallest rank visits the loudest pending bin first.
+    """
     n_freq, n_frames = todo.shape
-    key, dt, df = (
-        neg_log_mag.ravel().tolist(),
-        dphi_time.ravel().tolist(),
-        dphi_freq.ravel().tolist(),
-    )
-    ph = phase.ravel().tolist()
-    done = (~todo).ravel().tolist()
-    order = np.argsort(neg_log_mag.ravel(), kind="stable")
+    # memoryviews index numpy buffers from Python without copying them into lists.
+    dt, df = memoryview(dphi_time.ravel()), memoryview(dphi_freq.ravel())
+    ph_np = np.ascontiguousarray(phase, dtype=np.float64).ravel()
+    ph = memoryview(ph_np)
+    done = bytearray((~todo).ravel().astype(np.uint8).tobytes())
+    todo_idx = np.flatnonzero(todo)
+    order = todo_idx[np.argsort(neg_log_mag.ravel()[todo_idx], kind="stable")]
+    rank = np.zeros(todo.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    order_l, rank_l = memoryview(order), memoryview(rank)
     last = n_freq * n_frames
     push, pop = heapq.heappush, heapq.heappop
-    for start in order[: int(todo.sum())].tolist():
+    for start in order.tolist():
         if done[start]:
             continue
         done[start] = True  # a new island keeps its (random) phase
-        heap = [(key[start], start)]
+        heap = [rank_l[start]]
         while heap:
-            _, i = pop(heap)
+            i = order_l[pop(heap)]
             m = i % n_frames
             j = i + 1
             if m + 1 < n_frames and not done[j]:
                 ph[j] = ph[i] + 0.5 * (dt[i] + dt[j])
                 done[j] = True
-                push(heap, (key[j], j))
+                push(heap, rank_l[j])
             j = i - 1
             if m > 0 and not done[j]:
                 ph[j] = ph[i] - 0.5 * (dt[i] + dt[j])
                 done[j] = True
-                push(heap, (key[j], j))
+                push(heap, rank_l[j])
             j = i + n_frames
             if j < last and not done[j]:
                 ph[j] = ph[i] + 0.5 * (df[i] + df[j])
                 done[j] = True
-                push(heap, (key[j], j))
+                push(heap, rank_l[j])
             j = i - n_frames
             if j >= 0 and not done[j]:
                 ph[j] = ph[i] - 0.5 * (df[i] + df[j])
                 done[j] = True
-                push(heap, (key[j], j))
-    return ph
+                push(heap, rank_l[j])
+    return ph_np
 
 
 def initial_phase(

@@ -64,6 +64,11 @@ def load_clip(args, spec: SpectrogramSpec) -> tuple[np.ndarray, str]:
     return y, f"{args.input} ({len(y) / spec.sample_rate:.1f} s)"
 
 
+def librosa_random_phase(shape, seed: int) -> np.ndarray:
+    """The initial phase librosa.griffinlim(init="random") draws for this seed (radians)."""
+    return 2 * np.pi * np.random.RandomState(seed).random_sample(size=shape)
+
+
 def librosa_griffinlim(mag_lib: np.ndarray, spec: SpectrogramSpec, n_iter: int, length: int, seed):
     import librosa
 
@@ -96,9 +101,13 @@ def compare_with_librosa(y: np.ndarray, spec: SpectrogramSpec, iters: list[int],
     for n_iter in iters:
         y_lib, t_lib = timed(librosa_griffinlim, mag_lib, spec, n_iter, len(y), seed)
         ours = dict(n_iter=n_iter, length=len(y), seed=seed)
+        same_start = torch.from_numpy(librosa_random_phase(tuple(mag.shape), seed))
+        y_same, t_same = timed(phase.griffin_lim, mag, spec, init=same_start, **ours)
         y_ours, t_ours = timed(phase.griffin_lim, mag, spec, init="random", **ours)
         y_pghi, t_pghi = timed(phase.griffin_lim, mag, spec, init="pghi", **ours)
-        rows = [("librosa.griffinlim random", y_lib, t_lib), ("ours random", y_ours, t_ours),
+        rows = [("librosa.griffinlim random", y_lib, t_lib),
+                ("ours, librosa's start", y_same, t_same),
+                ("ours random", y_ours, t_ours),
                 ("ours pghi (incl. init)", y_pghi, t_pghi)]  # fmt: skip
         for name, out, secs in rows:
             sc = phase.spectral_convergence_db(
@@ -157,18 +166,26 @@ def main(argv=None) -> int:
     p.add_argument("--skip-librosa", action="store_true", help="only the restore measurement")
     args = p.parse_args(argv)
 
+    threads_before = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     spec = SpectrogramSpec()
-    with _numpy_threads(args.threads):
-        y, what = load_clip(args, spec)
-        print(f"clip: {what}; spec: n_fft {spec.n_fft}, hop {spec.hop_length}, {spec.window}, "
-              f"center {spec.center}, pad {spec.pad_mode}; momentum {phase.DEFAULT_MOMENTUM}")  # fmt: skip
-        print(f"threads: torch {torch.get_num_threads()}, numpy/BLAS limit {args.threads}, "
-              f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")  # fmt: skip
-        if not args.skip_librosa:
-            compare_with_librosa(y, spec, args.iters, args.seed)
-        restore_quality(y, spec, args.restore_iters, args.seed)
+    try:
+        with _numpy_threads(args.threads):
+            run(args, spec)
+    finally:
+        torch.set_num_threads(threads_before)
     return 0
+
+
+def run(args, spec: SpectrogramSpec) -> None:
+    y, what = load_clip(args, spec)
+    print(f"clip: {what}; spec: n_fft {spec.n_fft}, hop {spec.hop_length}, {spec.window}, "
+          f"center {spec.center}, pad {spec.pad_mode}; momentum {phase.DEFAULT_MOMENTUM}")  # fmt: skip
+    print(f"threads: torch {torch.get_num_threads()}, numpy/BLAS limit {args.threads}, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")  # fmt: skip
+    if not args.skip_librosa:
+        compare_with_librosa(y, spec, args.iters, args.seed)
+    restore_quality(y, spec, args.restore_iters, args.seed)
 
 
 if __name__ == "__main__":
