@@ -27,8 +27,6 @@ DEFAULT_PGHI_TOL_DB = -60.0
 # lambda / win_length**2 of the Gaussian that best matches each window (Prusa et al.).
 _GAUSS_LAMBDA = {"hann": 0.25645, "hamming": 0.29794}
 
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-
 
 def _mix64(z: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: a bijective uint64 hash (wraps modulo 2**64)."""
