@@ -64,8 +64,12 @@ class CycleGan(pl.LightningModule):
         spec: SpectrogramSpec | dict,
         net: NetworkConfig | dict | None = None,
         train: TrainConfig | dict | None = None,
+        input_peak_db: float | None = None,
     ):
+        """``input_peak_db``: the level prepare brought each file's sample peak to (manifest
+        settings); stored in the checkpoint so translate feeds the generator audio at that level."""
         super().__init__()
+        self.input_peak_db = input_peak_db
         self.spec = spec if isinstance(spec, SpectrogramSpec) else SpectrogramSpec.from_dict(spec)
         self.net_cfg = net if isinstance(net, NetworkConfig) else NetworkConfig.from_dict(net or {})
         self.cfg = train if isinstance(train, TrainConfig) else TrainConfig.from_dict(train or {})
@@ -74,6 +78,7 @@ class CycleGan(pl.LightningModule):
                 "spec": self.spec.to_dict(),
                 "net": self.net_cfg.to_dict(),
                 "train": self.cfg.to_dict(),
+                "input_peak_db": input_peak_db,
             }
         )
         self.automatic_optimization = False
@@ -230,6 +235,7 @@ class CycleGan(pl.LightningModule):
             hparams=self.cfg.to_dict(),
             generator_steps=self.generator_steps,
             val_score=self.last_val_score,
+            input_peak_db=self.input_peak_db,
         )
         checkpoint[POOL_KEY] = {"a": self.pool_a.state_dict(), "b": self.pool_b.state_dict()}
 

@@ -113,7 +113,7 @@ def run_training(cfg: RunConfig) -> RunResult:
         Path(cfg.resume).parent.name if cfg.resume else time.strftime("%Y%m%d-%H%M%S")
     )
     run_dir = Path(cfg.checkpoint_dir) / run_name
-    model = CycleGan(dm.spec, net, train)
+    model = CycleGan(dm.spec, net, train, input_peak_db=dm.manifest.settings.get("peak_db"))
 
     best = ModelCheckpoint(
         dirpath=run_dir,
