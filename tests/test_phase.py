@@ -169,3 +169,10 @@ def test_benchmark_script_runs_on_a_short_clip(tmp_path, capsys):
         assert needle in out
     assert bench.main(["--input", str(tmp_path / "missing.wav")]) == 2
     assert "missing.wav" in capsys.readouterr().err
+
+
+def test_progress_bar_does_not_change_the_result(spec, capsys):
+    mag = S.magnitude(torch.from_numpy(sine(300, 0.3, spec.sample_rate)), spec)
+    quiet = phase.griffin_lim(mag, spec, n_iter=3)
+    torch.testing.assert_close(phase.griffin_lim(mag, spec, n_iter=3, progress=True), quiet)
+    assert "griffin-lim" in capsys.readouterr().err
