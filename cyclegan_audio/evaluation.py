@@ -35,7 +35,7 @@ class EvalConfig:
     train_dir: str
     out_dir: str
     ckpt: str | None = None  # translate with this checkpoint…
-    translated_dir: str | None = None  # …or score these already-translated files
+    translated_dir: str | None = None  # …or score these already-translated files (neither: references only)
     notes: str | None = None  # meta.json with {"test": {name: [[start_s, end_s, midi, vel], ...]}}
     direction: str = "AtoB"
     baseline: str | None = None  # "stylize"
@@ -156,8 +156,8 @@ def evaluate(cfg: EvalConfig) -> dict:
     """Run the whole evaluation; writes results.json, report.html and media/ under ``cfg.out_dir``."""
     from tqdm import tqdm
 
-    if (cfg.ckpt is None) == (cfg.translated_dir is None):
-        raise CycleGanAudioError("give exactly one of a checkpoint or a folder of translated files")
+    if cfg.ckpt is not None and cfg.translated_dir is not None:
+        raise CycleGanAudioError("give a checkpoint or a folder of translated files, not both")
     if cfg.direction not in ("AtoB", "BtoA"):
         raise CycleGanAudioError(f"direction must be AtoB or BtoA, got {cfg.direction!r}")
     if cfg.baseline not in (None, *BASELINES):
@@ -179,9 +179,10 @@ def evaluate(cfg: EvalConfig) -> dict:
         if cfg.translated_dir else None  # fmt: skip
 
     clf = train_domain_classifier(train["A"], train["B"], seed=cfg.seed, progress=True)
-    if translated is None:
+    if cfg.ckpt is not None:
         translated = _translate_with_checkpoint(cfg, pairs, media)
-    outputs = {"model": translated}
+    # Neither given: only the references (and the baseline) are scored.
+    outputs = {"model": translated} if translated is not None else {}
     if cfg.baseline == "stylize":
         outputs["baseline"] = _run_baseline(cfg, pairs, media)
     systems = [s for s in SYSTEMS if s in ("identity", "ground_truth") or s in outputs]

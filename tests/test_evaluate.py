@@ -111,3 +111,12 @@ def test_user_mistakes_are_one_line(data, tmp_path, capsys):
         == 2
     )
     assert "test folder not found" in capsys.readouterr().err
+
+
+def test_references_only_without_a_model(data, tmp_path):
+    out = tmp_path / "refs"
+    args = ["--test-dir", str(data / "test"), "--train-dir", str(data / "train"), "--out", str(out)]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["systems"] == ["identity", "ground_truth"]
+    assert len(_links_exist(out / "report.html")) == 2 * 2 * 2

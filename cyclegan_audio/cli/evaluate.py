@@ -23,10 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="folder with A/ and B/ training audio (domain classifier)",
     )
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--ckpt", help="checkpoint to translate with")
     src.add_argument(
-        "--translated", help="folder of already-translated files (same names as the inputs)"
+        "--translated", help="folder of already-translated files (same names as the inputs); "
+        "with neither, only the references (and --baseline) are scored"
     )
     p.add_argument(
         "--notes", help="meta.json with the test files' true notes (else: the source's pitch)"
@@ -47,7 +48,9 @@ def _default_out(args) -> str:
     if args.ckpt:
         ckpt = Path(args.ckpt)
         return str(Path("reports") / (ckpt.parent.name or ckpt.stem))
-    return str(Path("reports") / (Path(args.translated).resolve().name or "translated"))
+    if args.translated:
+        return str(Path("reports") / (Path(args.translated).resolve().name or "translated"))
+    return str(Path("reports") / "references")
 
 
 @user_errors
