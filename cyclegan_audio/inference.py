@@ -288,32 +288,26 @@ def _spec_length(n_in: int, sr_in: int, spec: SpectrogramSpec) -> int:
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """Sizes of one streamed translation; all sample counts at the spec's rate unless ``_in``."""
+class _Rates:
+    """Converts sample positions between the input's rate and the spec's, exactly at aligned points."""
 
-    n_in: int
     sr_in: int
-    spec: SpectrogramSpec
-    grid: TileGrid
-    n_iter: int
+    sr_spec: int
 
     @property
-    def n_spec(self) -> int:
-        return _spec_length(self.n_in, self.sr_in, self.spec)
-
-    @property
-    def unit_in(self) -> int:  # input samples per sample-aligned step of both rates
-        return self.sr_in // math.gcd(self.sr_in, self.spec.sample_rate)
+    def unit_in(self) -> int:
+        """Input samples per step at which both rates fall on whole samples."""
+        return self.sr_in // math.gcd(self.sr_in, self.sr_spec)
 
     @property
     def unit_spec(self) -> int:
-        return self.spec.sample_rate // math.gcd(self.sr_in, self.spec.sample_rate)
+        return self.sr_spec // math.gcd(self.sr_in, self.sr_spec)
 
-    def to_spec(self, n_in: int) -> int:  # exact for multiples of unit_in
-        return n_in * self.spec.sample_rate // self.sr_in
+    def to_spec(self, n_in: int) -> int:
+        return n_in * self.sr_spec // self.sr_in
 
     def to_in(self, n_spec: int) -> int:
-        return n_spec * self.sr_in // self.spec.sample_rate
+        return n_spec * self.sr_in // self.sr_spec
 
 
 def stream_translate(
@@ -341,15 +335,15 @@ def stream_translate(
     grid = TileGrid(
         spec.n_frames(n_spec), spec.tile_frames, opts.hop_frames or spec.tile_frames // 2
     )
-    plan = _Plan(n_in, sr_in, spec, grid, opts.n_iter)
+    rates = _Rates(sr_in, spec.sample_rate)
     hop = spec.hop_length
     if opts.phase_init == "pghi":
         chunk_seconds = math.inf  # PGHI is not chunk-local; see PHASE_INITS
-    chunk_in = _round_up(max(1, n_in), plan.unit_in)
+    chunk_in = _round_up(max(1, n_in), rates.unit_in)
     if chunk_seconds * sr_in < n_in:
-        chunk_in = max(plan.unit_in, int(chunk_seconds * sr_in) // plan.unit_in * plan.unit_in)
-    r_spec = _round_up(math.ceil(RESAMPLE_MARGIN_S * spec.sample_rate), plan.unit_spec)
-    r_in = plan.to_in(r_spec)
+        chunk_in = max(rates.unit_in, int(chunk_seconds * sr_in) // rates.unit_in * rates.unit_in)
+    r_spec = _round_up(math.ceil(RESAMPLE_MARGIN_S * spec.sample_rate), rates.unit_spec)
+    r_in = rates.to_in(r_spec)
     gl_margin = (opts.n_iter + 2) * spec.n_fft  # Griffin-Lim spreads one n_fft per iteration
     meter_in, meter_out = LoudnessMeter(sr_in), LoudnessMeter(sr_in)
     cache: dict[int, torch.Tensor] = {}
@@ -357,7 +351,7 @@ def stream_translate(
     for q0 in range(0, max(n_in, 1), chunk_in):
         q1 = min(n_in, q0 + chunk_in)
         # 1. output at the spec's rate needed to resample [q0, q1) back to the input's rate
-        s_lo = max(0, (plan.to_spec(q0) - r_spec) // plan.unit_spec * plan.unit_spec)
+        s_lo = max(0, (rates.to_spec(q0) - r_spec) // rates.unit_spec * rates.unit_spec)
         s_hi = min(n_spec, -(-q1 * spec.sample_rate // sr_in) + r_spec)
         # 2. frames Griffin-Lim must see for [s_lo, s_hi) to come out as in one piece
         t_lo = max(0, (s_lo - gl_margin) // hop)
@@ -369,15 +363,15 @@ def stream_translate(
         # 4. spec-rate samples whose STFT gives frames [f_lo, f_hi) exactly; 5. input samples for them
         j_lo = max(0, (f_lo * hop - spec.n_fft) // hop * hop)
         j_hi = min(n_spec, (f_hi - 1) * hop + spec.n_fft)
-        p_lo = max(0, (plan.to_in(j_lo) - r_in) // plan.unit_in * plan.unit_in)
-        p_lo = min(p_lo, q0 // plan.unit_in * plan.unit_in)
+        p_lo = max(0, (rates.to_in(j_lo) - r_in) // rates.unit_in * rates.unit_in)
+        p_lo = min(p_lo, q0 // rates.unit_in * rates.unit_in)
         p_hi = max(q1, min(n_in, -(-j_hi * sr_in // spec.sample_rate) + r_in))
         y_in = np.asarray(read(p_lo, p_hi), dtype=np.float32)
         meter_in.add(y_in[q0 - p_lo : q1 - p_lo])
         with _timed(timings, "resample"):
             y_spec = audio.resample(y_in, sr_in, spec.sample_rate)
-            y_spec = _fix_length(y_spec, n_spec - plan.to_spec(p_lo))
-        off = plan.to_spec(p_lo)
+            y_spec = _fix_length(y_spec, n_spec - rates.to_spec(p_lo))
+        off = rates.to_spec(p_lo)
         with _timed(timings, "stft"):
             x = S.stft(torch.from_numpy(y_spec[j_lo - off : j_hi - off]), spec)
             unit = S.magnitude_to_unit(x.abs(), spec)[None]
@@ -402,7 +396,7 @@ def stream_translate(
         z = z[s_lo - t_lo * hop : s_hi - t_lo * hop]
         with _timed(timings, "resample"):
             out = audio.resample(z, spec.sample_rate, sr_in)
-        out_off = plan.to_in(s_lo)
+        out_off = rates.to_in(s_lo)
         out = _fix_length(out[q0 - out_off :], q1 - q0)
         meter_out.add(out)
         peak = max(peak, float(np.abs(out).max()) if out.size else 0.0)
