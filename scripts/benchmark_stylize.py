@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -110,15 +111,19 @@ def main(argv=None) -> int:
     for pair in args.pairs:
         content = audio.load(args.data / "test" / "A" / pair, sr)
         truth = audio.load(args.data / "test" / "B" / pair, sr)
+        cpu0 = time.process_time()
         res = run_style_transfer(content, style, sr, spec=spec, config=cfg, progress=False)
+        cpu_s = time.process_time() - cpu0
         row = {
             "pair": pair, "style": args.style, "seconds": round(res.seconds, 1),
+            "cpu_s": round(cpu_s, 1),
             "content_s": round(len(content) / sr, 1),
             "opt_style_loss_first": res.style_loss[0] if res.style_loss else None,
             "opt_style_loss_best": min(res.style_loss) if res.style_loss else None,
             "style_dist_content": style_distance(content, style, spec, cfg),
             "style_dist_output": style_distance(res.y, style, spec, cfg),
             "style_dist_truth": style_distance(truth, style, spec, cfg),
+            "phase_convergence_db": res.phase_convergence_db,
             "lsd_output_db": log_spectral_distance(res.y, truth, spec),
             "lsd_identity_db": log_spectral_distance(content, truth, spec),
         }  # fmt: skip

@@ -51,13 +51,13 @@ def test_log_scale_round_trip():
     assert from_log(torch.tensor([-1.0])).item() == 0.0
 
 
-@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_style_loss_falls_on_a_tiny_problem(optimizer):
+@pytest.mark.parametrize("optimizer,conv", [("lbfgs", "1d"), ("adam", "1d"), ("lbfgs", "2d")])
+def test_style_loss_falls_on_a_tiny_problem(optimizer, conv):
     g = torch.Generator().manual_seed(1)
     content_log = torch.rand(16, 40, generator=g) * 3
     style_log = torch.rand(16, 30, generator=g) ** 4 * 6  # different statistics
     cfg = StyleTransferConfig(
-        n_filters=8, kernel_width=3, n_iter=30, optimizer=optimizer, learning_rate=0.1
+        n_filters=8, kernel_width=3, n_iter=30, optimizer=optimizer, learning_rate=0.1, conv=conv
     )
     out, style_trace, _ = optimise_log_spectrogram(content_log, style_log, cfg, progress=False)
     assert out.shape == content_log.shape
