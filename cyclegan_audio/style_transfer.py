@@ -199,8 +199,8 @@ def optimise_log_spectrogram(
     else:
         frames = content_log.shape[1] if content_log is not None else n_frames
         g = torch.Generator().manual_seed(cfg.seed + 1)
-        # Ulyanov & Lebedev start from near-zero noise; a touch of the style's level
-        # keeps the ReLU features alive from the first step.
+        # Uniform noise shaped by the style's mean spectrum, rather than Ulyanov &
+        # Lebedev's near-zero noise: it starts with live ReLU features and the right balance.
         noise = torch.rand((n_freq, frames), generator=g).to(device)
         x = noise * style_log.mean(1, keepdim=True)
     x.requires_grad_(True)
