@@ -34,7 +34,7 @@ from .spec import SpectrogramSpec
 # "pghi" is not chunk-local (heap integration spans the whole signal): it is done in one piece.
 PHASE_INITS = ("source", "random", "pghi")
 DEFAULT_CHUNK_SECONDS = 60.0
-DEFAULT_BATCH_SIZE = 4
+DEFAULT_BATCH_SIZE = 4  # tiles per generator call for `apply_tiled` used on its own
 RESAMPLE_MARGIN_S = 0.1  # soxr_hq's filter reaches well under this (measured: 1e-6 agreement)
 
 TileFn = Callable[[torch.Tensor], torch.Tensor]
@@ -204,13 +204,23 @@ class TranslateOptions:
     phase_init: str = "source"
     n_iter: int = DEFAULT_N_ITER
     hop_frames: int | None = None  # None = half a tile
-    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_size: int | None = None  # None = `default_batch_size(device)`
     seed: int = 0
     device: str | None = None  # None = wherever the generator lives
 
     def __post_init__(self) -> None:
         if self.phase_init not in PHASE_INITS:
             raise ValueError(f"unknown phase init {self.phase_init!r}; use one of {PHASE_INITS}")
+
+
+def default_batch_size(device) -> int:
+    """Tiles per generator call: 1 on CPU, 8 on GPU.
+
+    On CPU a larger batch buys no speed (one 512x512 tile already fills the cores;
+    measured 26 s/tile at batch 1 vs 29 s/tile at batch 2) but each tile of the
+    default model holds ~0.2 GB of activations, so batch 1 keeps memory low.
+    """
+    return 8 if torch.device(device).type == "cuda" else 1
 
 
 @contextmanager
@@ -260,7 +270,9 @@ def translate_signal(
         unit = S.magnitude_to_unit(x.abs(), spec)
     t0 = time.perf_counter()
     hop = opts.hop_frames or spec.tile_frames // 2
-    out_unit = apply_tiled(unit, fn, spec, hop_frames=hop, batch_size=opts.batch_size)
+    out_unit = apply_tiled(
+        unit, fn, spec, hop_frames=hop, batch_size=opts.batch_size or default_batch_size(device)
+    )
     if timings is not None:  # stitching = everything in apply_tiled but the generator
         timings["stitching"] = timings.get("stitching", 0.0) + time.perf_counter() - t0
         timings["stitching"] -= timings.get("generator", 0.0)
@@ -331,6 +343,7 @@ def stream_translate(
     """
     device = opts.device or module_device(generator)
     fn = generator_fn(generator, device, timings)
+    batch_size = opts.batch_size or default_batch_size(device)
     n_spec = _spec_length(n_in, sr_in, spec)
     grid = TileGrid(
         spec.n_frames(n_spec), spec.tile_frames, opts.hop_frames or spec.tile_frames // 2
@@ -379,7 +392,7 @@ def stream_translate(
         new = [k for k in ks if k not in cache]
         t0 = time.perf_counter()
         g0 = timings.get("generator", 0.0) if timings is not None else 0.0
-        cache.update(run_tiles(unit, first, grid, new, fn, opts.batch_size))
+        cache.update(run_tiles(unit, first, grid, new, fn, batch_size))
         for k in [k for k in cache if k < ks[0]]:
             del cache[k]
         out_unit = blend(cache, grid, t_lo, t_hi)[0]

@@ -28,7 +28,7 @@ import torch  # noqa: E402
 
 from cyclegan_audio import audio  # noqa: E402
 from cyclegan_audio.checkpoint import load_generator, make_meta  # noqa: E402
-from cyclegan_audio.inference import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SECONDS, translate_file  # noqa: E402
+from cyclegan_audio.inference import DEFAULT_CHUNK_SECONDS, default_batch_size, translate_file  # noqa: E402
 from cyclegan_audio.networks import NetworkConfig, build_generator  # noqa: E402
 from cyclegan_audio.phase import DEFAULT_N_ITER  # noqa: E402
 from cyclegan_audio.spec import SpectrogramSpec  # noqa: E402
@@ -69,7 +69,7 @@ def main() -> int:
     p.add_argument("--memory", action="store_true", help="measure peak RSS in a child process")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--n-iter", type=int, default=DEFAULT_N_ITER)
-    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    p.add_argument("--batch-size", type=int, default=None, help="default: 1 on CPU, 8 on CUDA")
     p.add_argument("--chunk-seconds", type=float, default=DEFAULT_CHUNK_SECONDS)
     p.add_argument("--ngf", type=int, default=NetworkConfig.ngf)
     p.add_argument("--n-blocks", type=int, default=NetworkConfig.n_blocks)
@@ -79,6 +79,7 @@ def main() -> int:
     )
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    a.batch_size = a.batch_size or default_batch_size(a.device)
     net = NetworkConfig(ngf=a.ngf, n_blocks=a.n_blocks)
     with tempfile.TemporaryDirectory() as tmp:
         work = a.workdir or Path(tmp)

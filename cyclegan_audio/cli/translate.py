@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..checkpoint import DIRECTIONS, load_generator
 from ..errors import AudioError, CycleGanAudioError
-from ..inference import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SECONDS, PHASE_INITS, translate_file
+from ..inference import DEFAULT_CHUNK_SECONDS, PHASE_INITS, translate_file
 from ..phase import DEFAULT_N_ITER
 from . import user_errors
 
@@ -30,7 +30,7 @@ class TranslateArgs:
     n_iter: int = DEFAULT_N_ITER
     device: str = "auto"
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS
-    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_size: int | None = None
 
 
 def parse_args(argv: list[str] | None) -> TranslateArgs:
@@ -48,10 +48,13 @@ def parse_args(argv: list[str] | None) -> TranslateArgs:
     p.add_argument("--chunk-seconds", type=float, default=DEFAULT_CHUNK_SECONDS,
                    help="audio per streamed chunk (memory bound; the result does not depend on it)")  # fmt: skip
     p.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="tiles per generator call"
+        "--batch-size",
+        type=int,
+        default=None,
+        help="tiles per generator call (default 1 on CPU, 8 on CUDA)",
     )
     a = p.parse_args(argv)
-    if a.n_iter < 0 or a.chunk_seconds <= 0 or a.batch_size < 1:
+    if a.n_iter < 0 or a.chunk_seconds <= 0 or (a.batch_size is not None and a.batch_size < 1):
         p.error("--n-iter must be >= 0, --chunk-seconds > 0 and --batch-size >= 1")
     return TranslateArgs(**{k: v for k, v in vars(a).items()})
 
