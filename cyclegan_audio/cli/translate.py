@@ -35,14 +35,16 @@ class TranslateArgs:
 
 def parse_args(argv: list[str] | None) -> TranslateArgs:
     p = argparse.ArgumentParser(
-        prog="cyclegan-audio translate", description=__doc__.splitlines()[0]
+        prog="cyclegan-audio translate",
+        description="Translate audio files with a trained checkpoint; the spec comes from it.",
     )
     p.add_argument("inputs", nargs="+", type=Path, help="audio files to translate")
     p.add_argument("--ckpt", required=True, type=Path, help="checkpoint from train.py (best.ckpt)")
     p.add_argument("--direction", choices=DIRECTIONS, default="AtoB")
     p.add_argument("-o", "--output", type=Path, help="output file (one input) or folder")
     p.add_argument("--phase", choices=PHASE_INITS, default="source",
-                   help="initial phase for Griffin-Lim: the input's own (default) or random")  # fmt: skip
+                   help="Griffin-Lim's initial phase: the input's own (default), random, or pghi "
+                   "(pghi is done in one piece, so memory is not bounded for long files)")  # fmt: skip
     p.add_argument("--n-iter", type=int, default=DEFAULT_N_ITER, help="Griffin-Lim iterations")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--chunk-seconds", type=float, default=DEFAULT_CHUNK_SECONDS,
