@@ -57,9 +57,8 @@ def write_checkpoint(path: Path, net: NetworkConfig) -> None:
     torch.save({"state_dict": state, "cyclegan_audio": make_meta(SpectrogramSpec(), net)}, path)
 
 
-def peak_rss_mb(self_: bool = True) -> float:
-    who = resource.RUSAGE_SELF if self_ else resource.RUSAGE_CHILDREN
-    return resource.getrusage(who).ru_maxrss / 1024.0  # Linux reports KiB
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
 def main() -> int:
@@ -99,8 +98,11 @@ def main() -> int:
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, env=env, cwd=Path(__file__).resolve().parents[1])
             wall = time.perf_counter() - t0
-            print(f"peak RSS of the translate process: {peak_rss_mb(False):.0f} MB "
-                  f"({wall:.0f} s wall, RTF {wall / a.seconds:.3f})")  # fmt: skip
+            child = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = child.ru_utime + child.ru_stime
+            print(f"peak RSS of the translate process: {child.ru_maxrss / 1024:.0f} MB "
+                  f"({wall:.0f} s wall, RTF {wall / a.seconds:.3f}; CPU {cpu:.0f} s, "
+                  f"RTF {cpu / a.seconds / a.threads:.3f} if {a.threads} cores were ours alone)")  # fmt: skip
             return 0
         spec, g = load_generator(ckpt, "AtoB", a.device)
         timings: dict[str, float] = {}
