@@ -35,6 +35,7 @@ from .spec import SpectrogramSpec
 PHASE_INITS = ("source", "random", "pghi")
 DEFAULT_CHUNK_SECONDS = 60.0
 DEFAULT_BATCH_SIZE = 4  # tiles per generator call for `apply_tiled` used on its own
+MAX_INPUT_GAIN_DB = 40.0  # as prepare: never lift near-silence into the tile range
 RESAMPLE_MARGIN_S = 0.1  # soxr_hq's filter reaches well under this (measured: 1e-6 agreement)
 
 TileFn = Callable[[torch.Tensor], torch.Tensor]
@@ -207,6 +208,9 @@ class TranslateOptions:
     batch_size: int | None = None  # None = `default_batch_size(device)`
     seed: int = 0
     device: str | None = None  # None = wherever the generator lives
+    # The level prepare brought each training file's sample peak to (checkpoint meta
+    # "input_peak_db"): the input is fed to the generator at that level, as in training.
+    input_peak_db: float | None = None
 
     def __post_init__(self) -> None:
         if self.phase_init not in PHASE_INITS:
@@ -221,6 +225,13 @@ def default_batch_size(device) -> int:
     default model holds ~0.2 GB of activations, so batch 1 keeps memory low.
     """
     return 8 if torch.device(device).type == "cuda" else 1
+
+
+def input_gain(peak: float, input_peak_db: float | None) -> float:
+    """Linear gain that brings a sample peak to ``input_peak_db`` dBFS (at most +40 dB, as prepare)."""
+    if input_peak_db is None or peak <= 0.0:
+        return 1.0
+    return 10.0 ** (min(MAX_INPUT_GAIN_DB, input_peak_db - 20.0 * math.log10(peak)) / 20.0)
 
 
 @contextmanager
@@ -253,18 +264,19 @@ def translate_signal(
     """
     opts = TranslateOptions(**options)
     y = np.asarray(y, dtype=np.float32)
+    gain_in = input_gain(float(np.abs(y).max(initial=0.0)), opts.input_peak_db)
     if chunk_seconds is not None:
         pieces: list[np.ndarray] = []
         stats = stream_translate(
             lambda a, b: y[a:b], y.shape[-1], sr, pieces.append, generator, spec, opts,
-            chunk_seconds=chunk_seconds, timings=timings,
+            chunk_seconds=chunk_seconds, timings=timings, gain_in=gain_in,
         )  # fmt: skip
         return _apply_gain(np.concatenate(pieces), stats)
     device = opts.device or module_device(generator)
     fn = generator_fn(generator, device, timings)
     n_spec = _spec_length(y.shape[-1], sr, spec)
     with _timed(timings, "resample"):
-        y_spec = _fix_length(audio.resample(y, sr, spec.sample_rate), n_spec)
+        y_spec = _fix_length(audio.resample(y * gain_in, sr, spec.sample_rate), n_spec)
     with _timed(timings, "stft"):
         x = S.stft(torch.from_numpy(y_spec), spec)
         unit = S.magnitude_to_unit(x.abs(), spec)
@@ -334,10 +346,12 @@ def stream_translate(
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     timings: dict | None = None,
     progress: Callable[[int], None] | None = None,
+    gain_in: float = 1.0,
 ) -> dict:
     """Translate ``n_in`` input samples in chunks; ``emit`` receives the unscaled output in order.
 
-    ``read(a, b)`` returns input samples [a, b) (mono, rate ``sr_in``). Returns the
+    ``read(a, b)`` returns input samples [a, b) (mono, rate ``sr_in``); they are
+    scaled by ``gain_in`` before translation (see `input_gain`). Returns the
     loudness figures `_apply_gain` needs (source_lufs, output_lufs, peak); the
     caller scales the emitted output by that gain.
     """
@@ -381,6 +395,7 @@ def stream_translate(
         p_hi = max(q1, min(n_in, -(-j_hi * sr_in // spec.sample_rate) + r_in))
         y_in = np.asarray(read(p_lo, p_hi), dtype=np.float32)
         meter_in.add(y_in[q0 - p_lo : q1 - p_lo])
+        y_in = y_in * gain_in
         with _timed(timings, "resample"):
             y_spec = audio.resample(y_in, sr_in, spec.sample_rate)
             y_spec = _fix_length(y_spec, n_spec - rates.to_spec(p_lo))
@@ -452,6 +467,14 @@ def translate_file(
     def read(a: int, b: int) -> np.ndarray:
         return audio.load(in_path, None, offset_s=a / sr_in, duration_s=(b - a) / sr_in)[: b - a]
 
+    gain_in = 1.0
+    if opts.input_peak_db is not None:  # one cheap pass for the peak (input rate, mono)
+        step = int(DEFAULT_CHUNK_SECONDS * sr_in)
+        peak = max(
+            float(np.abs(read(a, min(n_in, a + step))).max(initial=0.0))
+            for a in range(0, n_in, step)
+        )
+        gain_in = input_gain(peak, opts.input_peak_db)
     scratch_path = out_path.with_name(f".scratch-{out_path.stem}.wav")
     bar = tqdm(total=n_in / sr_in, unit="s", desc=in_path.name, leave=False, disable=not progress)
     try:
@@ -459,7 +482,7 @@ def translate_file(
             stats = stream_translate(
                 read, n_in, sr_in, scratch.write, generator, spec, opts,
                 chunk_seconds=chunk_seconds, timings=timings,
-                progress=lambda n: bar.update(n / sr_in),
+                progress=lambda n: bar.update(n / sr_in), gain_in=gain_in,
             )  # fmt: skip
         gain = matching_gain(stats["source_lufs"], stats["output_lufs"], stats["peak"])
         step = int(chunk_seconds * sr_in) or n_in

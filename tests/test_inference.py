@@ -135,3 +135,26 @@ def test_loud_output_is_limited_not_clipped(spec):
     y = np.clip(3.0 * _noisy_tone(1.0, 8000), -1, 1)
     out = I.translate_signal(y, 8000, DbShift(spec, 6.0), spec, n_iter=4)
     assert np.abs(out).max() <= 0.99 + 1e-6
+
+
+class MaxRecorder(nn.Module):
+    """Identity that records the largest model-scale value it was fed."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = -1.0
+
+    def forward(self, x):
+        self.seen = max(self.seen, float(x.max()))
+        return x
+
+
+def test_input_is_fed_at_the_trained_peak_level(spec):
+    y = 0.01 * _noisy_tone(1.0, 8000) / np.abs(_noisy_tone(1.0, 8000)).max()  # peak -40 dBFS
+    plain, lifted = MaxRecorder(), MaxRecorder()
+    out_plain = I.translate_signal(y, 8000, plain, spec, n_iter=2)
+    out_lifted = I.translate_signal(y, 8000, lifted, spec, n_iter=2, input_peak_db=-1.0)
+    expected = 2.0 * 39.0 / (spec.db_ceiling - spec.db_floor)  # +39 dB on the model scale
+    assert lifted.seen - plain.seen == pytest.approx(expected, abs=1e-3)
+    # loudness matching undoes the lift: the output sits at the input's level either way
+    np.testing.assert_allclose(out_lifted, out_plain, atol=1e-4)

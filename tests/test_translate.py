@@ -118,3 +118,12 @@ def test_chunk_size_does_not_change_the_file(tmp_path, ckpt):
         )
     a, b = (load(o, None) for o in outs)
     assert np.abs(a - b).max() <= 2.5 / 32768  # 16-bit output: equal up to rounding
+
+
+def test_checkpoint_with_trained_peak_level(tmp_path):
+    ckpt = _checkpoint(tmp_path / "peak.ckpt", input_peak_db=-1.0)
+    y = _tone(0.5, 8000, level=0.01)
+    inp = save(tmp_path / "soft.wav", y, 8000)
+    assert main(["--ckpt", str(ckpt), str(inp), "--n-iter", "2"]) == 0
+    out = load(tmp_path / "soft.AtoB.wav", None)
+    assert integrated_loudness(out, 8000) == pytest.approx(integrated_loudness(y, 8000), abs=0.5)

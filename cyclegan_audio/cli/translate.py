@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checkpoint import DIRECTIONS, load_generator
+from ..checkpoint import DIRECTIONS, load_generator, read_checkpoint
 from ..errors import AudioError, CycleGanAudioError
 from ..inference import DEFAULT_CHUNK_SECONDS, PHASE_INITS, translate_file
 from ..phase import DEFAULT_N_ITER
@@ -102,11 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     outs = output_paths(args.inputs, args.output, args.direction)
     device = resolve_device(args.device)
     spec, generator = load_generator(args.ckpt, args.direction, device)
+    # the level training tiles were prepared at (None in checkpoints written without it)
+    input_peak_db = read_checkpoint(args.ckpt).meta.get("input_peak_db")
     for inp, out in zip(args.inputs, outs):
         translate_file(
             inp, out, generator, spec,
             chunk_seconds=args.chunk_seconds, protect=tuple(args.inputs), progress=True,
             phase_init=args.phase, n_iter=args.n_iter, device=device, batch_size=args.batch_size,
+            input_peak_db=input_peak_db,
         )  # fmt: skip
         print(f"{inp} -> {out}", file=sys.stderr)
     return 0
