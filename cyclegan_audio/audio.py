@@ -7,13 +7,12 @@ protect. Every failure is an `AudioError` whose message names the file.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path, commit, discard, temp_beside
 from .errors import AudioError
 
 AUDIO_EXTENSIONS = (
@@ -165,17 +164,11 @@ def save(path: str | Path, y: np.ndarray, sample_rate: int, *, protect: tuple = 
     fmt = path.suffix.lstrip(".").upper() or "WAV"
     if fmt == "WAVE":
         fmt = "WAV"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         try:
-            sf.write(tmp, y, sample_rate, format=fmt)
+            sf.write(str(tmp), y, sample_rate, format=fmt)
         except Exception as exc:
             raise AudioError(f"{path}: cannot write audio ({_describe(exc)})") from None
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -206,15 +199,14 @@ class AudioWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fmt = self.path.suffix.lstrip(".").upper() or "WAV"
         fmt = "WAV" if fmt == "WAVE" else fmt
-        fd, self._tmp = tempfile.mkstemp(
-            prefix=".tmp-", suffix=self.path.suffix, dir=self.path.parent
-        )
-        os.close(fd)
+        self._tmp = temp_beside(self.path)
         self.clip = subtype != "FLOAT"
         try:
-            self._file = sf.SoundFile(self._tmp, "w", sample_rate, 1, subtype=subtype, format=fmt)
+            self._file = sf.SoundFile(
+                str(self._tmp), "w", sample_rate, 1, subtype=subtype, format=fmt
+            )
         except Exception as exc:
-            os.unlink(self._tmp)
+            discard(self._tmp)
             raise AudioError(f"{self.path}: cannot write audio ({_describe(exc)})") from None
 
     def write(self, y: np.ndarray) -> None:
@@ -223,13 +215,11 @@ class AudioWriter:
 
     def close(self) -> Path:
         self._file.close()
-        os.replace(self._tmp, self.path)
-        return self.path
+        return commit(self._tmp, self.path)
 
     def abort(self) -> None:
         self._file.close()
-        if os.path.exists(self._tmp):
-            os.unlink(self._tmp)
+        discard(self._tmp)
 
     def __enter__(self) -> AudioWriter:
         return self

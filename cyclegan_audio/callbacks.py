@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import netrc
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from . import image_io, phase
 from . import spectrogram as S
+from .atomic import atomic_path
 
 LOGGERS = ("wandb", "tensorboard", "csv", "none")
 
@@ -36,18 +36,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """torch.save to ``<dir>/.<name>.XXXX.tmp``, fsync, then os.replace onto the target."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path, fsync=True) as tmp, open(tmp, "wb") as f:
+            torch.save(checkpoint, f)
 
 
 def wandb_credentials_available() -> bool:

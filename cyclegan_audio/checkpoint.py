@@ -43,10 +43,12 @@ class CheckpointInfo:
 
     def generator_state(self, direction: str) -> dict[str, torch.Tensor]:
         prefix = {"AtoB": "g_ab.", "BtoA": "g_ba."}[direction]
-        return {k[len(prefix):]: v for k, v in self.state_dict.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in self.state_dict.items() if k.startswith(prefix)}
 
 
-def read_meta(raw: dict[str, Any], path: str | Path = "checkpoint") -> tuple[SpectrogramSpec, NetworkConfig, dict]:
+def read_meta(
+    raw: dict[str, Any], path: str | Path = "checkpoint"
+) -> tuple[SpectrogramSpec, NetworkConfig, dict]:
     """Validate the cyclegan_audio block of a loaded checkpoint dict."""
     meta = raw.get(META_KEY) if isinstance(raw, dict) else None
     if not isinstance(meta, dict):
@@ -74,7 +76,9 @@ def read_checkpoint(path: str | Path) -> CheckpointInfo:
     try:
         raw = torch.load(str(path), map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise CheckpointError(f"{path}: cannot read checkpoint ({str(exc).splitlines()[0][:200]})") from None
+        raise CheckpointError(
+            f"{path}: cannot read checkpoint ({str(exc).splitlines()[0][:200]})"
+        ) from None
     spec, net, meta = read_meta(raw, path)
     return CheckpointInfo(spec=spec, network=net, meta=meta, state_dict=raw.get("state_dict", {}))
 
@@ -95,5 +99,7 @@ def load_generator(
     try:
         g.load_state_dict(state)
     except RuntimeError as exc:
-        raise CheckpointError(f"{path}: generator weights do not match its network config ({exc})") from None
+        raise CheckpointError(
+            f"{path}: generator weights do not match its network config ({exc})"
+        ) from None
     return ckpt.spec, g.eval().to(device)

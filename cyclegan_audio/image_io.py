@@ -9,12 +9,11 @@ from other CycleGAN implementations come back.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .errors import CycleGanAudioError
 
 _MAX16 = 65535.0
@@ -47,15 +46,9 @@ def write_png(
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels = unit_to_pixels(unit, bits)
     img = Image.fromarray(pixels)  # uint16 -> "I;16", uint8 -> "L"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        options = {} if compress_level is None else {"compress_level": compress_level}
+    options = {} if compress_level is None else {"compress_level": compress_level}
+    with atomic_path(path) as tmp:
         img.save(tmp, format="PNG", **options)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -101,13 +94,6 @@ def write_rgb_png(path: str | Path, rgb: np.ndarray) -> Path:
     from PIL import Image
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

@@ -11,13 +11,12 @@ Tile paths in the manifest are relative to the folder holding manifest.json.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .atomic import atomic_path
 from .errors import ManifestError, SpecError
 from .spec import SpectrogramSpec
 
@@ -79,14 +78,8 @@ class Manifest:
         """Write <root>/manifest.json atomically."""
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / MANIFEST_NAME
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-manifest-", suffix=".json", dir=self.root)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f, indent=1)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=1))
         return path
 
     @classmethod
@@ -96,7 +89,9 @@ class Manifest:
         if path.is_dir():
             path = path / MANIFEST_NAME
         if not path.exists():
-            raise ManifestError(f"{path}: no manifest here; run prepare first (scripts/prepare.py A/ B/)")
+            raise ManifestError(
+                f"{path}: no manifest here; run prepare first (scripts/prepare.py A/ B/)"
+            )
         try:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:

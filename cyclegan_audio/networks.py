@@ -95,7 +95,9 @@ class ResnetGenerator(nn.Module):
                 ]
             else:
                 layers += [
-                    nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1, bias=True)
+                    nn.ConvTranspose2d(
+                        cin, cout, 3, stride=2, padding=1, output_padding=1, bias=True
+                    )
                 ]
             layers += [_norm(cout), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, c, 7), nn.Tanh()]

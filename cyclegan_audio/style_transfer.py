@@ -107,7 +107,9 @@ class StyleTransferResult:
     style_loss: list[float] = field(default_factory=list)
     content_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
-    phase_convergence_db: float = float("nan")  # Griffin-Lim's spectral convergence (lower = closer)
+    phase_convergence_db: float = float(
+        "nan"
+    )  # Griffin-Lim's spectral convergence (lower = closer)
 
     @property
     def style_loss_reduction(self) -> float:

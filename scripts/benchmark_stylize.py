@@ -68,13 +68,20 @@ def notes_track(notes: list, n_frames: int, sr: int) -> np.ndarray:
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--data", type=Path, default=Path("../shared/data/violin_guitar"))
     p.add_argument("--pairs", nargs="+", default=["pair_000.flac"])
     p.add_argument("--style", default="B_000.flac", help="clip in <data>/train/B")
     p.add_argument("--fast", action="store_true", help="start from the FAST preset")
-    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
-                   help="override StyleTransferConfig fields, e.g. n_filters=1024 n_iter=40")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override StyleTransferConfig fields, e.g. n_filters=1024 n_iter=40",
+    )
     p.add_argument("--no-pitch", action="store_true", help="skip pYIN (slow)")
     p.add_argument("--save", type=Path, help="folder for the outputs")
     p.add_argument("--json", type=Path, help="append one JSON line per pair here")

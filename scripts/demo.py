@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-train", type=int, default=12, help="training files per domain (20 s each)")
     p.add_argument("--n-test", type=int, default=3, help="paired test files")
-    p.add_argument("--epochs", type=int, default=3, help="epochs at the initial learning rate")
-    p.add_argument("--decay-epochs", type=int, default=3, help="epochs of linear decay after them")
+    p.add_argument("--epochs", type=int, default=6, help="epochs at the initial learning rate")
+    p.add_argument("--decay-epochs", type=int, default=6, help="epochs of linear decay after them")
     args = p.parse_args(argv)
 
     os.environ.setdefault("WANDB_MODE", "disabled")

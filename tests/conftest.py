@@ -26,9 +26,13 @@ def sine(freq_hz: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarra
     return (amp * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
 
 
-def harmonic_tone(f0_hz: float, seconds: float, sr: int, n_harm: int = 6, amp: float = 0.3, decay: float = 0.0):
+def harmonic_tone(
+    f0_hz: float, seconds: float, sr: int, n_harm: int = 6, amp: float = 0.3, decay: float = 0.0
+):
     """A tone with harmonics 1..n_harm at 1/k amplitude, optionally exponentially decaying."""
     t = np.arange(int(round(seconds * sr))) / sr
-    y = sum(np.sin(2 * np.pi * f0_hz * k * t) / k for k in range(1, n_harm + 1) if f0_hz * k < sr / 2)
+    y = sum(
+        np.sin(2 * np.pi * f0_hz * k * t) / k for k in range(1, n_harm + 1) if f0_hz * k < sr / 2
+    )
     env = np.exp(-decay * t) if decay else 1.0
     return (amp * y * env / 1.5).astype(np.float32)

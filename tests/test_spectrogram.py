@@ -59,3 +59,13 @@ def test_png_8bit_and_rgb_accepted(tmp_path, spec):
     grey = np.round(unit[::-1] * 255).astype(np.uint8)
     Image.fromarray(np.stack([grey] * 3, -1)).save(tmp_path / "rgb.png")
     assert np.abs(read_png(tmp_path / "rgb.png", spec.tile_shape) - unit).max() <= 0.5 / 255 + 1e-6
+
+
+def test_atomic_writes_leave_no_temp_and_normal_permissions(tmp_path, spec):
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    p = write_png(tmp_path / "t.png", np.zeros(spec.tile_shape, np.float32))
+    assert (p.stat().st_mode & 0o777) == (0o666 & ~mask)
+    assert [q.name for q in tmp_path.iterdir()] == ["t.png"]

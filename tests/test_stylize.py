@@ -106,7 +106,9 @@ def test_output_length_follows_content_at_another_rate(spec):
 def test_texture_mode_length_and_seed(spec):
     sr = spec.sample_rate
     style = harmonic_tone(440.0, 0.4, sr, decay=3.0)
-    res = run_style_transfer(None, style, sr, spec=spec, texture_seconds=0.6, progress=False, **TINY)
+    res = run_style_transfer(
+        None, style, sr, spec=spec, texture_seconds=0.6, progress=False, **TINY
+    )
     assert res.y.shape == (int(0.6 * sr),)
     assert min(res.style_loss) < res.style_loss[0]
     again = stylize(None, style, sr, spec=spec, texture_seconds=0.6, progress=False, **TINY)

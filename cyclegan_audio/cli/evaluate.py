@@ -26,8 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--ckpt", help="checkpoint to translate with")
     src.add_argument(
-        "--translated", help="folder of already-translated files (same names as the inputs); "
-        "with neither, only the references (and --baseline) are scored"
+        "--translated",
+        help="folder of already-translated files (same names as the inputs); "
+        "with neither, only the references (and --baseline) are scored",
     )
     p.add_argument(
         "--notes", help="meta.json with the test files' true notes (else: the source's pitch)"

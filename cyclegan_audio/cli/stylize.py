@@ -1,7 +1,7 @@
 """``cyclegan-audio stylize``: training-free style transfer and texture synthesis.
 
-    stylize --content c.wav --style s.wav -o out.wav [--content-weight W] [--init content|noise]
-    stylize --style s.wav --texture --seconds 20 -o tex.wav
+stylize --content c.wav --style s.wav -o out.wav [--content-weight W] [--init content|noise]
+stylize --style s.wav --texture --seconds 20 -o tex.wav
 """
 
 from __future__ import annotations
@@ -26,26 +26,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--content", type=Path, help="audio whose melody/rhythm to keep")
     p.add_argument("--style", type=Path, required=True, help="audio whose texture/timbre to copy")
-    p.add_argument("-o", "--output", type=Path,
-                   help="output file (default: <content>.stylized.wav or <style>.texture.wav)")
-    p.add_argument("--texture", action="store_true", help="texture synthesis: no content, noise init")
-    p.add_argument("--seconds", type=float, default=20.0, help="texture length in seconds (--texture)")
-    p.add_argument("--content-weight", type=float, default=_DEFAULTS.content_weight,
-                   help="weight of the content-feature loss (0 = style/texture only)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="output file (default: <content>.stylized.wav or <style>.texture.wav)",
+    )
+    p.add_argument(
+        "--texture", action="store_true", help="texture synthesis: no content, noise init"
+    )
+    p.add_argument(
+        "--seconds", type=float, default=20.0, help="texture length in seconds (--texture)"
+    )
+    p.add_argument(
+        "--content-weight",
+        type=float,
+        default=_DEFAULTS.content_weight,
+        help="weight of the content-feature loss (0 = style/texture only)",
+    )
     p.add_argument("--init", choices=("content", "noise"), default=_DEFAULTS.init)
     p.add_argument("--conv", choices=("1d", "2d"), default=_DEFAULTS.conv)
-    p.add_argument("--n-filters", type=int, default=_DEFAULTS.n_filters,
-                   help=f"random filters (default {StyleTransferConfig(conv='1d').filters} for 1d, "
-                   f"{StyleTransferConfig(conv='2d').filters} for 2d)")
+    p.add_argument(
+        "--n-filters",
+        type=int,
+        default=_DEFAULTS.n_filters,
+        help=f"random filters (default {StyleTransferConfig(conv='1d').filters} for 1d, "
+        f"{StyleTransferConfig(conv='2d').filters} for 2d)",
+    )
     p.add_argument("--kernel-width", type=int, default=_DEFAULTS.kernel_width)
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=_DEFAULTS.optimizer)
-    p.add_argument("--iters", type=int, default=_DEFAULTS.n_iter,
-                   help="objective evaluations (forward+backward passes)")
-    p.add_argument("--phase-iters", type=int, default=_DEFAULTS.phase_iters,
-                   help="Griffin-Lim iterations")
+    p.add_argument(
+        "--iters",
+        type=int,
+        default=_DEFAULTS.n_iter,
+        help="objective evaluations (forward+backward passes)",
+    )
+    p.add_argument(
+        "--phase-iters", type=int, default=_DEFAULTS.phase_iters, help="Griffin-Lim iterations"
+    )
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed)
-    p.add_argument("--constraints", action="store_true",
-                   help="keep per-frame energy and frequency envelope near the content's")
+    p.add_argument(
+        "--constraints",
+        action="store_true",
+        help="keep per-frame energy and frequency envelope near the content's",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p  # fmt: skip
@@ -79,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     inputs = tuple(p for p in (args.content, args.style) if p is not None)
     for p in inputs:  # refuse before minutes of work, not after
         if output.exists() and output.resolve() == p.resolve():
-            raise CycleGanAudioError(f"{output}: refusing to overwrite an input file; choose another -o")
+            raise CycleGanAudioError(
+                f"{output}: refusing to overwrite an input file; choose another -o"
+            )
     result = run_style_transfer(
         content, style, sr, spec=spec, config=config, device=args.device,
         texture_seconds=args.seconds if args.texture else None, progress=not args.quiet,
