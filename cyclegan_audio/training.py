@@ -18,7 +18,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from .callbacks import AtomicCheckpointIO, StopAtGeneratorSteps, WandbMonitor, make_logger
 from .checkpoint import read_meta
 from .data import TileDataModule
-from .errors import CheckpointError
+from .errors import CheckpointError, TrainingError
 from .model import CycleGan, TrainConfig, check_resume_compatible
 from .networks import NetworkConfig
 
@@ -81,6 +81,12 @@ def _resume_state(cfg: RunConfig, dm: TileDataModule) -> tuple[NetworkConfig, Tr
 
 def _trainer_devices(cfg: RunConfig) -> dict:
     if cfg.gpus > 0:
+        n_visible = torch.cuda.device_count()
+        if n_visible < cfg.gpus:
+            raise TrainingError(
+                f"--gpus {cfg.gpus} asked for, but {n_visible} CUDA GPU(s) are visible here; "
+                "use --gpus 0 to train on the CPU"
+            )
         multi = cfg.gpus > 1 or cfg.num_nodes > 1
         # A GAN step leaves the other pair of networks without gradients: plain DDP would fail.
         strategy = "ddp_find_unused_parameters_true" if multi else "auto"

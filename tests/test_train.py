@@ -212,3 +212,11 @@ def test_ddp_two_cpu_processes(tmp_path):
     raw = torch.load(tmp_path / "ck" / "r" / "last.ckpt", weights_only=False)
     assert raw["cyclegan_audio"]["generator_steps"] == 2
     assert (tmp_path / "ck" / "r" / "best.ckpt").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_gpus_without_a_gpu_is_one_line_error(tmp_path, capsys):
+    data = make_prepared(tmp_path / "d")
+    rc = train.main(["--data", str(data), "--gpus", "1", "--max-steps", "1", "--logger", "none"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--gpus 1 asked for" in err and "Traceback" not in err
