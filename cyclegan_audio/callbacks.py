@@ -108,7 +108,8 @@ class WandbMonitor(pl.Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:
             run = self._run(trainer)
-            if run is not None and getattr(run.settings, "mode", "") == "offline":
+            # WandbLogger(offline=True) starts wandb in mode "dryrun"; WANDB_MODE=offline gives "offline".
+            if run is not None and getattr(run.settings, "mode", "") in ("offline", "dryrun"):
                 run_dir = Path(run.dir).parent
                 print(
                     f"W&B offline (no credentials): run in {run_dir}; upload: wandb sync {run_dir}"

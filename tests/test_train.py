@@ -201,7 +201,8 @@ def test_wandb_offline_writes_run_folder(tmp_path, monkeypatch, capsys):
     assert code == 0
     runs = list((tmp_path / "logs" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
-    assert "wandb sync" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "W&B offline" in out and "wandb sync" in out
 
 
 @pytest.mark.slow
