@@ -69,16 +69,21 @@ def read_meta(
     return spec, net, meta
 
 
-def read_checkpoint(path: str | Path) -> CheckpointInfo:
+def load_raw(path: str | Path) -> dict[str, Any]:
+    """The whole checkpoint dict on the CPU; a missing or unreadable file is a CheckpointError."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
-        raw = torch.load(str(path), map_location="cpu", weights_only=False)
+        return torch.load(str(path), map_location="cpu", weights_only=False)
     except Exception as exc:
         raise CheckpointError(
             f"{path}: cannot read checkpoint ({str(exc).splitlines()[0][:200]})"
         ) from None
+
+
+def read_checkpoint(path: str | Path) -> CheckpointInfo:
+    raw = load_raw(path)
     spec, net, meta = read_meta(raw, path)
     return CheckpointInfo(spec=spec, network=net, meta=meta, state_dict=raw.get("state_dict", {}))
 

@@ -16,7 +16,7 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from .callbacks import AtomicCheckpointIO, StopAtGeneratorSteps, WandbMonitor, make_logger
-from .checkpoint import read_meta
+from .checkpoint import load_raw, read_meta
 from .data import TileDataModule
 from .errors import CheckpointError, TrainingError
 from .model import CycleGan, TrainConfig, check_resume_compatible
@@ -62,14 +62,7 @@ class RunResult:
 def _resume_state(cfg: RunConfig, dm: TileDataModule) -> tuple[NetworkConfig, TrainConfig]:
     """Network and hyper-parameters of the checkpoint; refuses other specs or format versions."""
     path = Path(cfg.resume)
-    if not path.exists():
-        raise CheckpointError(f"{path}: checkpoint to resume not found")
-    try:
-        raw = torch.load(str(path), map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise CheckpointError(
-            f"{path}: cannot read checkpoint ({str(exc).splitlines()[0][:200]})"
-        ) from None
+    raw = load_raw(path)
     _, net, meta = read_meta(raw, path)
     check_resume_compatible(raw, dm.spec, net, str(path))
     if "optimizer_states" not in raw:
