@@ -92,6 +92,15 @@ def load_generator(
     path: str | Path, direction: str = "AtoB", device: str | torch.device = "cpu"
 ) -> tuple[SpectrogramSpec, torch.nn.Module]:
     """The generator for ``direction`` ("AtoB" or "BtoA") in eval mode, with the spec it was trained on."""
+    spec, g, _ = load_translation(path, direction, device)
+    return spec, g
+
+
+def load_translation(
+    path: str | Path, direction: str = "AtoB", device: str | torch.device = "cpu"
+) -> tuple[SpectrogramSpec, torch.nn.Module, float | None]:
+    """All translate needs, from one read: spec, generator (eval mode) and the trained input
+    peak level in dBFS (``input_peak_db``; None for checkpoints written without it)."""
     if direction not in DIRECTIONS:
         raise CheckpointError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     ckpt = read_checkpoint(path)
@@ -107,4 +116,4 @@ def load_generator(
         raise CheckpointError(
             f"{path}: generator weights do not match its network config ({exc})"
         ) from None
-    return ckpt.spec, g.eval().to(device)
+    return ckpt.spec, g.eval().to(device), ckpt.meta.get("input_peak_db")

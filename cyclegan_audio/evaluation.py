@@ -114,16 +114,18 @@ def find_translation(folder: str | Path, pair: Pair, direction: str) -> Path:
 
 
 def _translate_with_checkpoint(cfg: EvalConfig, pairs: list[Pair], media: Path) -> dict[str, Path]:
-    from .checkpoint import load_generator
+    from .checkpoint import load_translation
     from .inference import translate_file
 
-    spec, g = load_generator(cfg.ckpt, cfg.direction, device=cfg.device or "cpu")
+    # Translate exactly as translate.py does, input level included.
+    spec, g, input_peak_db = load_translation(cfg.ckpt, cfg.direction, cfg.device or "cpu")
     out = {}
     for pair in pairs:
         path = media / f"{pair.slug}.model.wav"
         out[pair.name] = translate_file(
-            pair.source, path, g, spec, protect=(pair.source,), progress=True
-        )
+            pair.source, path, g, spec, protect=(pair.source,), progress=True,
+            input_peak_db=input_peak_db,
+        )  # fmt: skip
     return out
 
 

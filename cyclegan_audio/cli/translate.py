@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checkpoint import DIRECTIONS, load_generator, read_checkpoint
+from ..checkpoint import DIRECTIONS, load_translation
 from ..errors import AudioError, CycleGanAudioError
 from ..inference import DEFAULT_CHUNK_SECONDS, PHASE_INITS, translate_file
 from ..phase import DEFAULT_N_ITER
@@ -101,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             raise AudioError(f"{p}: file not found")
     outs = output_paths(args.inputs, args.output, args.direction)
     device = resolve_device(args.device)
-    spec, generator = load_generator(args.ckpt, args.direction, device)
-    # the level training tiles were prepared at (None in checkpoints written without it)
-    input_peak_db = read_checkpoint(args.ckpt).meta.get("input_peak_db")
+    spec, generator, input_peak_db = load_translation(args.ckpt, args.direction, device)
     for inp, out in zip(args.inputs, outs):
         translate_file(
             inp, out, generator, spec,
