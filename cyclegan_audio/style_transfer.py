@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from . import phase
 from . import spectrogram as S
 from .errors import AudioError, CycleGanAudioError
+from .loudness import integrated_loudness, matching_gain
 from .spec import SpectrogramSpec
 
 # log1p(LOG_GAIN·|X|) with |X| = 1 at a full-scale sine: logarithmic above about
@@ -332,7 +333,7 @@ def run_style_transfer(
     convergence_db = phase.spectral_convergence_db(target_mag, y, spec)
     y = y.detach().cpu().numpy().astype(np.float32)
     reference = at_spec_rate(content_y) if content_y is not None else at_spec_rate(style_y)
-    y = _match_loudness(y, reference)
+    y = _match_loudness(y, reference, spec.sample_rate)
     if sr != spec.sample_rate:
         from .audio import resample
 
@@ -343,14 +344,13 @@ def run_style_transfer(
     return StyleTransferResult(y, sr, style_trace, content_trace, seconds, convergence_db)
 
 
-def _match_loudness(y: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Scale ``y`` to the reference's RMS, then down if it would clip."""
-    rms_y = float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
-    rms_ref = float(np.sqrt(np.mean(np.square(reference, dtype=np.float64))))
-    if rms_y > 0:
-        y = y * (rms_ref / rms_y)
+def _match_loudness(y: np.ndarray, reference: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Scale ``y`` to the reference's loudness (BS.1770, as translate does), never clipping."""
     peak = float(np.max(np.abs(y))) if y.size else 0.0
-    return (y * (0.99 / peak) if peak > 0.99 else y).astype(np.float32)
+    gain = matching_gain(
+        integrated_loudness(reference, sample_rate), integrated_loudness(y, sample_rate), peak
+    )
+    return (y * gain).astype(np.float32)
 
 
 def stylize(
