@@ -24,6 +24,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.callbacks import TQDMProgressBar
 
 from . import image_io, phase
 from . import spectrogram as S
@@ -150,6 +151,25 @@ class WandbMonitor(pl.Callback):
                 media[f"{key}/translated"] = wandb.Audio(self._audio(fake[i]), sample_rate=sr)
         media["trainer/global_step"] = trainer.global_step
         run.log(media)
+
+
+class LossProgressBar(TQDMProgressBar):
+    """Lightning's bar, plus the latest generator/discriminator losses, read only when it redraws.
+
+    Values logged with ``prog_bar=True`` are turned into Python floats after every batch,
+    which on a GPU waits for the step to finish; here they are read every ``refresh_rate``
+    batches instead.
+    """
+
+    SHOWN = ("loss/g", "loss/d")
+
+    def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+        items = super().get_metrics(trainer, pl_module)
+        for key in self.SHOWN:
+            value = trainer.callback_metrics.get(key)
+            if value is not None:
+                items[key] = f"{float(value):.3g}"
+        return items
 
 
 class StopAtGeneratorSteps(pl.Callback):

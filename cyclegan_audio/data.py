@@ -13,6 +13,7 @@ tiles, with a warning). Two loaders, A then B, unshuffled.
 from __future__ import annotations
 
 import os
+import random
 import warnings
 from pathlib import Path
 
@@ -44,8 +45,8 @@ class UnpairedTiles(Dataset):
         return max(len(self.paths_a), len(self.paths_b))
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        # torch's global generator: seeded per worker (and per epoch) by the DataLoader.
-        j = int(torch.randint(len(self.paths_b), ()).item())
+        # Python's global generator: seeded per worker (and per epoch) by the DataLoader.
+        j = random.randrange(len(self.paths_b))
         return {
             "a": load_tile(self.paths_a[i % len(self.paths_a)], self.spec),
             "b": load_tile(self.paths_b[j], self.spec),

@@ -10,7 +10,6 @@ number of batches trained.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +95,11 @@ class CycleGan(pl.LightningModule):
         if self.cfg.compile:
             for net_ in (self.g_ab, self.g_ba, self.d_a, self.d_b):
                 net_.compile()
+        # Non-finite losses are noted on the device and read by the host every
+        # `finite_check_every` steps (see `note_finite`): reading a GPU value stalls the
+        # host until the GPU catches up, which every step would cost throughput.
+        self.finite_check_every = 1
+        self._first_bad: dict[str, torch.Tensor] = {}
 
     # ---- bookkeeping ----
     @property
@@ -118,12 +122,31 @@ class CycleGan(pl.LightningModule):
         return [opt_g, opt_d], scheds
 
     # ---- training ----
-    def _check_finite(self, name: str, value: torch.Tensor) -> None:
-        if not math.isfinite(float(value.detach())):
+    def note_finite(self, name: str, value: torch.Tensor) -> None:
+        """Remember the first generator step at which ``value`` was non-finite (no host sync)."""
+        step = self.generator_steps
+        bad = ~torch.isfinite(value.detach())
+        first = self._first_bad.get(name)
+        if first is None:
+            first = torch.full((), -1, dtype=torch.long, device=value.device)
+        here = torch.full((), step, dtype=torch.long, device=value.device)
+        self._first_bad[name] = torch.where(bad & (first < 0), here, first)
+        if (step + 1) % self.finite_check_every == 0:
+            self.check_finite()
+
+    def check_finite(self) -> None:
+        """Raise TrainingError if a loss noted since the start was non-finite (one host read)."""
+        if not self._first_bad:
+            return
+        names = list(self._first_bad)
+        firsts = torch.stack([self._first_bad[n] for n in names]).tolist()
+        bad = [(step, n) for step, n in zip(firsts, names) if step >= 0]
+        if bad:
+            step, name = min(bad)
             raise TrainingError(
-                f"{name} became {float(value.detach())} at generator step {self.generator_steps} "
-                f"(epoch {self.current_epoch}); stopped without saving. The last good checkpoint "
-                "is untouched: resume from it with a lower --lr or --precision 32"
+                f"{name} became nan or inf at generator step {step} (epoch "
+                f"{self.current_epoch}); stopped without saving. The last good checkpoint is "
+                "untouched: resume from it with a lower --lr or --precision 32"
             )
 
     def generator_loss(
@@ -165,7 +188,7 @@ class CycleGan(pl.LightningModule):
         # Generators, with the discriminators frozen (toggle_optimizer sets requires_grad).
         self.toggle_optimizer(opt_g)
         loss_g, logs, fake_a, fake_b = self.generator_loss(real_a, real_b)
-        self._check_finite("generator loss", loss_g)
+        self.note_finite("generator loss", loss_g)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss_g)
         opt_g.step()
@@ -173,7 +196,7 @@ class CycleGan(pl.LightningModule):
 
         self.toggle_optimizer(opt_d)
         loss_d, logs_d = self.discriminator_loss(real_a, real_b, fake_a, fake_b)
-        self._check_finite("discriminator loss", loss_d)
+        self.note_finite("discriminator loss", loss_d)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(loss_d)
         opt_d.step()
@@ -182,10 +205,13 @@ class CycleGan(pl.LightningModule):
         logs.update(logs_d)
         bs = real_a.shape[0]
         self.log_dict({k: v.detach() for k, v in logs.items()}, batch_size=bs)
-        self.log("loss/g", loss_g.detach(), prog_bar=True, batch_size=bs)
-        self.log("loss/d", loss_d.detach(), prog_bar=True, batch_size=bs)
+        # Not prog_bar=True: Lightning turns those into Python floats after every batch (a GPU
+        # sync each step); callbacks.LossProgressBar reads them only when it redraws.
+        self.log("loss/g", loss_g.detach(), batch_size=bs)
+        self.log("loss/d", loss_d.detach(), batch_size=bs)
 
     def on_train_epoch_end(self) -> None:
+        self.check_finite()  # before validation and the checkpoints of this epoch
         # Manual optimisation: Lightning does not step schedulers for us. One step per epoch.
         opt_g, opt_d = self.optimizers()
         self.log("lr/g", opt_g.param_groups[0]["lr"], sync_dist=True)
@@ -229,6 +255,7 @@ class CycleGan(pl.LightningModule):
 
     # ---- checkpoint: the spec for downstream, the pools for resume ----
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.check_finite()  # never write weights that a non-finite loss has reached
         checkpoint[META_KEY] = make_meta(
             self.spec,
             self.net_cfg,

@@ -15,7 +15,13 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from .callbacks import AtomicCheckpointIO, StopAtGeneratorSteps, WandbMonitor, make_logger
+from .callbacks import (
+    AtomicCheckpointIO,
+    LossProgressBar,
+    StopAtGeneratorSteps,
+    WandbMonitor,
+    make_logger,
+)
 from .checkpoint import load_raw, read_meta
 from .data import TileDataModule
 from .errors import CheckpointError, TrainingError
@@ -48,6 +54,9 @@ class RunConfig:
     log_every: int = 20
     log_media_every: int = 5
     progress_bar: bool = True
+    # Steps between host reads of GPU values (progress-bar refresh, the NaN check); each read
+    # stalls the host until the GPU catches up. None: 1 on CPU (free there), log_every on GPU.
+    sync_every: int | None = None
 
 
 @dataclass
@@ -147,6 +156,10 @@ def run_training(cfg: RunConfig) -> RunResult:
 
     devices = _trainer_devices(cfg)
     on_gpu = devices["accelerator"] == "gpu"
+    sync_every = max(1, cfg.sync_every or (cfg.log_every if on_gpu else 1))
+    model.finite_check_every = sync_every
+    if cfg.progress_bar:
+        callbacks.append(LossProgressBar(refresh_rate=sync_every))
     trainer = pl.Trainer(
         **devices,
         precision=cfg.precision or ("bf16-mixed" if on_gpu else "32-true"),

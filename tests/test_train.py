@@ -221,3 +221,76 @@ def test_gpus_without_a_gpu_is_one_line_error(tmp_path, capsys):
     rc = train.main(["--data", str(data), "--gpus", "1", "--max-steps", "1", "--logger", "none"])
     err = capsys.readouterr().err
     assert rc == 2 and "--gpus 1 asked for" in err and "Traceback" not in err
+
+
+def _count_host_reads(monkeypatch) -> list[int]:
+    """Count every way a tensor's value reaches Python (each is a GPU->host sync on a GPU)."""
+    calls = [0]
+    for name in ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *a, _original=original, **k):
+            calls[0] += 1
+            return _original(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    return calls
+
+
+class _ReadsPerBatch(pl.Callback):
+    def __init__(self, calls):
+        self.calls, self.at_start = calls, []
+
+    def on_train_batch_start(self, *args):
+        self.at_start.append(self.calls[0])
+
+
+@pytest.mark.parametrize("sync_every, expect_reads", [(1, True), (50, False)])
+def test_training_steps_do_not_read_device_values_between_syncs(
+    tmp_path, monkeypatch, sync_every, expect_reads
+):
+    """With sync_every 50, batches 2..9 of a 10-batch epoch read no tensor value on the host
+    (NaN check and progress bar deferred); with 1 (the CPU default) every batch does."""
+    from cyclegan_audio.training import RunConfig, run_training
+
+    data = make_prepared(tmp_path / "data", n_train=(10, 10))
+    probe = _ReadsPerBatch(_count_host_reads(monkeypatch))
+    monkeypatch.setattr(pl.Trainer, "__init__", _with_callback(pl.Trainer.__init__, probe))
+    cfg = RunConfig(  # fused Adam (the GPU default): plain Adam reads its step count each step
+        data=data, net=tiny_config(), train=TrainConfig(pool_size=4, fused_adam=True),
+        max_epochs=1, num_workers=0, checkpoint_dir=tmp_path / "ck", run_name="r",
+        logger="none", log_every=50, progress_bar=True, sync_every=sync_every,
+    )  # fmt: skip
+    run_training(cfg)
+    reads = np.diff(probe.at_start)  # host reads made by batch i (start i -> start i+1)
+    assert len(reads) == 9
+    if expect_reads:
+        assert (reads[1:] > 0).all()
+    else:
+        assert (reads[1:] == 0).all(), reads
+
+
+def _with_callback(init, callback):
+    def patched(self, *args, callbacks=None, **kwargs):
+        init(self, *args, callbacks=[*(callbacks or []), callback], **kwargs)
+
+    return patched
+
+
+def test_deferred_nan_check_still_stops_before_any_checkpoint(tmp_path, monkeypatch):
+    """A NaN at step 0 with the check deferred (sync_every 50 > the 4-batch epoch) is caught at
+    the epoch's end, before validation or a checkpoint, naming the step it first appeared."""
+    from cyclegan_audio import losses
+    from cyclegan_audio.errors import TrainingError
+    from cyclegan_audio.training import RunConfig, run_training
+
+    data = make_prepared(tmp_path / "data")
+    monkeypatch.setattr(losses, "l1", lambda x, t: torch.tensor(float("nan")))
+    cfg = RunConfig(
+        data=data, net=tiny_config(), train=TrainConfig(pool_size=4), max_epochs=1,
+        num_workers=0, checkpoint_dir=tmp_path / "ck", run_name="r", logger="none",
+        progress_bar=False, sync_every=50,
+    )  # fmt: skip
+    with pytest.raises(TrainingError, match="generator loss became nan or inf at generator step 0"):
+        run_training(cfg)
+    assert not list((tmp_path / "ck").rglob("*.ckpt"))

@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="epochs between W&B spectrograms/audio; 0 = never",
     )
     mon.add_argument("--no-progress-bar", action="store_true")
+    mon.add_argument(
+        "--sync-every",
+        type=int,
+        default=None,
+        help="batches between host reads of GPU values (progress bar, NaN check); "
+        "default: 1 on CPU, --log-every on GPU",
+    )
     net = p.add_argument_group("networks")
     net.add_argument("--ngf", type=int, default=_N.ngf)
     net.add_argument("--ndf", type=int, default=_N.ndf)
@@ -147,6 +154,7 @@ def parse(argv: list[str] | None) -> RunConfig:
         log_every=a.log_every,
         log_media_every=a.log_media_every,
         progress_bar=not a.no_progress_bar,
+        sync_every=a.sync_every,
     )
 
 
