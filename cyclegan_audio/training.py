@@ -103,7 +103,8 @@ def _trainer_devices(cfg: RunConfig) -> dict:
     return dict(accelerator="cpu", devices=1)
 
 
-def run_training(cfg: RunConfig) -> RunResult:
+def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) -> RunResult:
+    """Train (or resume) as ``cfg`` says; ``extra_callbacks`` join ours (benchmarks, tests)."""
     pl.seed_everything(cfg.train.seed, workers=True, verbose=False)
     dm = TileDataModule(
         cfg.data,
@@ -140,7 +141,7 @@ def run_training(cfg: RunConfig) -> RunResult:
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
-    callbacks: list[pl.Callback] = [best, last]
+    callbacks: list[pl.Callback] = [best, last, *extra_callbacks]
     if cfg.max_steps > 0:
         callbacks.append(StopAtGeneratorSteps(cfg.max_steps))
     config = {

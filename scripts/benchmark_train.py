@@ -10,6 +10,17 @@ all losses, image pools, both optimiser steps) of the default 512x512 model:
   four networks (in place, ``nn.Module.compile``), and data loading from 16-bit PNG
   tiles through the training DataLoader (on) vs synthetic in-memory batches (off).
 
+Beside the configurations, the same run reports:
+
+* ``train.py loop``: the fastest configuration again, but through the real training
+  loop (``run_training``: Lightning, data loading, logging, progress bar, NaN check),
+  so the Lightning overhead is measured, not assumed;
+* ``loader alone``: tiles/s the training DataLoader delivers with nothing else running,
+  i.e. the headroom of the data pipeline over the training step;
+* ``bf16 numerics``: one generator step in bf16 autocast vs fp32 on the same tiles and
+  weights (relative loss-term differences, gradient cosine), the health check for
+  instance norm under autocast.
+
 FLOPs per tile are counted with ``torch.utils.flop_counter`` on one fp32 step at batch 1
 (convolutions and matmuls, forward + backward). Model FLOP utilisation =
 tiles/s x FLOPs/tile / ``--peak-tflops`` (default: the GPU's dense bf16 peak for H100/H200).
@@ -29,6 +40,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytorch_lightning as pl
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
@@ -41,6 +54,7 @@ from cyclegan_audio.manifest import Manifest, TileRecord  # noqa: E402
 from cyclegan_audio.model import CycleGan, TrainConfig  # noqa: E402
 from cyclegan_audio.networks import NetworkConfig, tiny_config  # noqa: E402
 from cyclegan_audio.spec import SpectrogramSpec, tiny_spec  # noqa: E402
+from cyclegan_audio.training import RunConfig, run_training  # noqa: E402
 
 # Dense (no sparsity) bf16 tensor-core peaks, TFLOP/s, SXM parts.
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
@@ -168,6 +182,107 @@ def time_config(cfg: Config, spec, net_cfg, device, args, data_dir) -> dict:
     }
 
 
+class StepTimer(pl.Callback):
+    """Times batches [warmup, warmup + steps) of the real training loop, then stops it."""
+
+    def __init__(self, warmup: int, steps: int, device: torch.device):
+        self.warmup, self.steps, self.device = warmup, steps, device
+        self.t_start = self.t0 = time.perf_counter()
+        self.warm_s = self.elapsed = float("nan")
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if batch_idx == self.warmup:
+            sync(self.device)
+            self.t0 = time.perf_counter()
+            self.warm_s = self.t0 - self.t_start
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if batch_idx == self.warmup + self.steps - 1:
+            sync(self.device)
+            self.elapsed = time.perf_counter() - self.t0
+            trainer.should_stop = True
+
+
+def time_lightning(cfg: Config, spec, net_cfg, device, args, data_dir, tmp: Path) -> dict:
+    """``cfg`` through run_training (what train.py runs), data loading included."""
+    timer = StepTimer(args.warmup, args.steps, device)
+    run = RunConfig(
+        data=data_dir,
+        net=net_cfg,
+        train=TrainConfig(compile=cfg.compile, fused_adam=cfg.fused_adam),
+        gpus=1 if device.type == "cuda" else 0,
+        max_epochs=1,
+        batch_size=cfg.batch_size,
+        precision="bf16-mixed" if cfg.precision == "bf16" else "32-true",
+        num_workers=args.num_workers,
+        n_val_tiles=2,
+        checkpoint_dir=tmp / "checkpoints",
+        run_name="bench",
+        logger="none",
+    )
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    run_training(run, extra_callbacks=(timer,))
+    mem = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
+    return {
+        **cfg.__dict__,
+        "name": "train.py loop: " + cfg.name,
+        "data_loading": True,
+        "tiles_per_s": args.steps * cfg.batch_size / timer.elapsed,
+        "step_ms": 1000 * timer.elapsed / args.steps,
+        "warmup_s": timer.warm_s,
+        "peak_mem_gib": mem,
+    }
+
+
+def loader_rate(data_dir: Path, batch_size: int, num_workers: int | None, n_batches: int) -> dict:
+    """Tiles/s (one A + one B tile per tile counted, as in the step figures) of the loader alone."""
+    dm = TileDataModule(data_dir, batch_size=batch_size, num_workers=num_workers)
+    loader = dm.train_dataloader()
+
+    def endless():
+        while True:
+            yield from loader
+
+    it = endless()
+    next(it)  # workers started
+    t0 = time.perf_counter()
+    for _ in range(n_batches):
+        next(it)
+    elapsed = time.perf_counter() - t0
+    return {"tiles_per_s": n_batches * batch_size / elapsed, "num_workers": dm.num_workers}
+
+
+def bf16_numerics(spec, net_cfg, device) -> dict:
+    """One generator loss + backward in bf16 autocast vs fp32: same weights, same tiles."""
+    torch.manual_seed(0)
+    model = CycleGan(spec, net_cfg, TrainConfig()).to(device)
+    g = torch.Generator(device="cpu").manual_seed(1)
+    # Spectrogram-like tiles: mostly quiet, a few loud bins (uniform noise would flatter bf16).
+    x = ((torch.rand(2, 1, 1, *spec.tile_shape, generator=g) ** 4) * 2 - 1).to(device)
+    params = [*model.g_ab.parameters(), *model.g_ba.parameters()]
+
+    def one(dtype):
+        model.zero_grad(set_to_none=True)
+        ctx = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+        with ctx:
+            loss, terms, _, _ = model.generator_loss(x[0], x[1])
+        loss.backward()
+        grads = torch.cat([p.grad.float().flatten() for p in params])
+        return {k: float(v.detach()) for k, v in terms.items()}, grads
+
+    t32, g32 = one(None)
+    t16, g16 = one(torch.bfloat16)
+    rel = {k: abs(t16[k] - t32[k]) / max(abs(t32[k]), 1e-12) for k in t32}
+    return {
+        "max_rel_loss_term_diff": max(rel.values()),
+        "worst_term": max(rel, key=rel.get),
+        "grad_cosine": float(torch.nn.functional.cosine_similarity(g16, g32, dim=0)),
+        "grad_rel_err": float((g16 - g32).norm() / g32.norm()),
+        "finite": all(map(lambda v: v == v and abs(v) != float("inf"), t16.values())),
+    }
+
+
 def configurations(args, device) -> list[Config]:
     gpu = device.type == "cuda"
     prec = "bf16" if gpu else "32"
@@ -235,44 +350,70 @@ def main(argv: list[str] | None = None) -> int:
         f"device: {name}; tile {spec.tile_shape}; model ngf {net_cfg.ngf} ndf {net_cfg.ndf} "
         f"blocks {net_cfg.n_blocks}; {flops / 1e9:.4g} GFLOP per tile per training step"
     )
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        data_dir = write_tiles(Path(tmp), spec, n_per_domain=max(8, args.steps))
-        configs = configurations(args, device)
-        for cfg in configs:
-            results.append(time_config(cfg, spec, net_cfg, device, args, data_dir))
-        # Data loading on, for the fastest synthetic configuration.
-        best = max(results[1:], key=lambda r: r["tiles_per_s"])
-        on = Config(
-            best["name"] + " +data",
-            best["precision"],
-            best["batch_size"],
-            best["compile"],
-            best["fused_adam"],
-            data_loading=True,
-        )
-        results.append(time_config(on, spec, net_cfg, device, args, data_dir))
-    ref = results[0]["tiles_per_s"]
-    print(
-        f"{'configuration':34s} {'tiles/s':>9s} {'ms/step':>9s} {'x ref':>6s} "
-        f"{'TFLOP/s':>8s} {'MFU':>6s} {'mem GiB':>8s}"
-    )
-    for r in results:
+    results: list[dict] = []
+    report: dict = {"device": name, "flops_per_tile": flops, "peak_tflops": peak}
+
+    def save() -> None:  # after every figure: a run cut short still leaves what it measured
+        if args.json:
+            args.json.write_text(json.dumps({**report, "results": results}, indent=1))
+
+    def show(r: dict) -> None:
+        ref = results[0]["tiles_per_s"]
         tflops = r["tiles_per_s"] * flops / 1e12  # achieved model TFLOP/s
         r["tflops"] = tflops
         r["mfu"] = tflops / peak if peak else None
+        r["x_reference"] = r["tiles_per_s"] / ref
         mfu = f"{100 * r['mfu']:5.1f}%" if peak else "   n/a"
         print(
-            f"{r['name']:34s} {r['tiles_per_s']:9.2f} {r['step_ms']:9.1f} "
-            f"{r['tiles_per_s'] / ref:6.2f} {tflops:8.4g} {mfu} {r['peak_mem_gib']:8.2f}"
+            f"{r['name']:40s} {r['tiles_per_s']:9.2f} {r['step_ms']:9.1f} "
+            f"{r['x_reference']:6.2f} {tflops:8.4g} {mfu} {r['peak_mem_gib']:8.2f}",
+            flush=True,
         )
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {"device": name, "flops_per_tile": flops, "peak_tflops": peak, "results": results},
-                indent=1,
-            )
+        save()
+
+    numerics = bf16_numerics(spec, net_cfg, device)
+    report["bf16_numerics"] = numerics
+    print(
+        f"bf16 numerics (one generator step vs fp32): loss terms within "
+        f"{100 * numerics['max_rel_loss_term_diff']:.2f} % (worst {numerics['worst_term']}), "
+        f"gradient cosine {numerics['grad_cosine']:.5f}, relative error "
+        f"{numerics['grad_rel_err']:.4f}, finite {numerics['finite']}",
+        flush=True,
+    )
+    print(
+        f"{'configuration':40s} {'tiles/s':>9s} {'ms/step':>9s} {'x ref':>6s} "
+        f"{'TFLOP/s':>8s} {'MFU':>6s} {'mem GiB':>8s}",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        per_domain = max(8, (args.warmup + args.steps) * max(args.batch_sizes))
+        data_dir = write_tiles(Path(tmp) / "tiles", spec, n_per_domain=per_domain)
+        for cfg in configurations(args, device):
+            results.append(time_config(cfg, spec, net_cfg, device, args, data_dir))
+            show(results[-1])
+        # Data loading on, for the fastest synthetic configuration.
+        best = max(results[1:], key=lambda r: r["tiles_per_s"])
+        best_cfg = Config(
+            best["name"], best["precision"], best["batch_size"], best["compile"], best["fused_adam"]
         )
+        on = Config(**{**best_cfg.__dict__, "name": best["name"] + " +data", "data_loading": True})
+        results.append(time_config(on, spec, net_cfg, device, args, data_dir))
+        show(results[-1])
+        results.append(time_lightning(best_cfg, spec, net_cfg, device, args, data_dir, Path(tmp)))
+        show(results[-1])
+        loader = loader_rate(data_dir, best["batch_size"], args.num_workers, args.steps)
+        report["loader_alone"] = loader
+        save()
+    print(
+        f"loader alone ({loader['num_workers']} workers, batch {best['batch_size']}): "
+        f"{loader['tiles_per_s']:.1f} tiles/s = {loader['tiles_per_s'] / best['tiles_per_s']:.1f}x "
+        f"what the fastest configuration consumes"
+    )
+    data_on, loop = results[-2], results[-1]
+    print(
+        f"data loading on vs in-memory: {100 * (data_on['tiles_per_s'] / best['tiles_per_s'] - 1):+.1f} %; "
+        f"train.py loop vs bare loop: {100 * (loop['tiles_per_s'] / data_on['tiles_per_s'] - 1):+.1f} %"
+    )
     return 0
 
 

@@ -23,5 +23,10 @@ def test_benchmark_tiny_cpu(tmp_path):
     assert mod.main(args + ["--no-compile", "--num-workers", "0", "--json", str(out)]) == 0
     res = json.loads(out.read_text())
     names = [r["name"] for r in res["results"]]
-    assert names[0] == "reference" and names[-1].endswith("+data") and "32 bs2 fused" in names
+    assert names[0] == "reference" and names[-2].endswith("+data") and "32 bs2 fused" in names
+    assert names[-1].startswith("train.py loop: ")  # the real Lightning loop, timed the same way
     assert res["flops_per_tile"] > 0 and all(r["tiles_per_s"] > 0 for r in res["results"])
+    assert res["loader_alone"]["tiles_per_s"] > 0
+    num = res["bf16_numerics"]
+    # bf16 rounds to ~3 significant digits: close to fp32, but not bit-equal (a real comparison).
+    assert num["finite"] and 0 < num["max_rel_loss_term_diff"] < 0.1 and num["grad_cosine"] > 0.99

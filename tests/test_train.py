@@ -255,26 +255,18 @@ def test_training_steps_do_not_read_device_values_between_syncs(
 
     data = make_prepared(tmp_path / "data", n_train=(10, 10))
     probe = _ReadsPerBatch(_count_host_reads(monkeypatch))
-    monkeypatch.setattr(pl.Trainer, "__init__", _with_callback(pl.Trainer.__init__, probe))
     cfg = RunConfig(  # fused Adam (the GPU default): plain Adam reads its step count each step
         data=data, net=tiny_config(), train=TrainConfig(pool_size=4, fused_adam=True),
         max_epochs=1, num_workers=0, checkpoint_dir=tmp_path / "ck", run_name="r",
         logger="none", log_every=50, progress_bar=True, sync_every=sync_every,
     )  # fmt: skip
-    run_training(cfg)
+    run_training(cfg, extra_callbacks=(probe,))
     reads = np.diff(probe.at_start)  # host reads made by batch i (start i -> start i+1)
     assert len(reads) == 9
     if expect_reads:
         assert (reads[1:] > 0).all()
     else:
         assert (reads[1:] == 0).all(), reads
-
-
-def _with_callback(init, callback):
-    def patched(self, *args, callbacks=None, **kwargs):
-        init(self, *args, callbacks=[*(callbacks or []), callback], **kwargs)
-
-    return patched
 
 
 def test_deferred_nan_check_still_stops_before_any_checkpoint(tmp_path, monkeypatch):
