@@ -253,6 +253,21 @@ def loader_rate(data_dir: Path, batch_size: int, num_workers: int | None, n_batc
     return {"tiles_per_s": n_batches * batch_size / elapsed, "num_workers": dm.num_workers}
 
 
+def loader_table(spec: SpectrogramSpec, args) -> int:
+    """Tiles/s of the training DataLoader alone for several worker counts and batch sizes."""
+    n_batches = max(args.steps, 20)
+    workers = sorted({0, 1, 2, args.num_workers if args.num_workers is not None else 2})
+    with tempfile.TemporaryDirectory() as tmp:
+        per_domain = max(args.batch_sizes) * 4
+        data_dir = write_tiles(Path(tmp), spec, n_per_domain=per_domain)
+        print(f"tile {spec.tile_shape}, 16-bit PNG; one tile = one A + one B tile, as in training")
+        for w in workers:
+            for bs in args.batch_sizes:
+                r = loader_rate(data_dir, bs, w, max(1, n_batches * max(1, w) // bs))
+                print(f"workers {w:2d}  batch {bs:2d}: {r['tiles_per_s']:8.1f} tiles/s", flush=True)
+    return 0
+
+
 def bf16_numerics(spec, net_cfg, device) -> dict:
     """One generator loss + backward in bf16 autocast vs fp32: same weights, same tiles."""
     torch.manual_seed(0)
@@ -332,8 +347,15 @@ def main(argv: list[str] | None = None) -> int:
         help="peak TFLOP/s for the MFU figure (default: dense bf16 of H100/H200)",
     )
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument(
+        "--loader-only",
+        action="store_true",
+        help="only the DataLoader's tiles/s for 0, 1, 2, ... workers (no training, any machine)",
+    )
     args = p.parse_args(argv)
     device = torch.device(args.device)
+    if args.loader_only:
+        return loader_table(tiny_spec() if args.tiny else SpectrogramSpec(), args)
     if args.compile is None:
         args.compile = device.type == "cuda"
     spec, net_cfg = (

@@ -127,3 +127,34 @@ def test_checkpoint_with_trained_peak_level(tmp_path):
     assert main(["--ckpt", str(ckpt), str(inp), "--n-iter", "2"]) == 0
     out = load(tmp_path / "soft.AtoB.wav", None)
     assert integrated_loudness(out, 8000) == pytest.approx(integrated_loudness(y, 8000), abs=0.5)
+
+
+@pytest.mark.parametrize("overlap, hop", [("0.5", 32), ("0.25", 48), ("0", 64)])
+def test_tile_overlap_sets_the_tile_hop(tmp_path, ckpt, monkeypatch, overlap, hop):
+    """--tile-overlap changes how many tiles go through the generator (tiny spec: 64-frame tiles)."""
+    from cyclegan_audio.cli import translate as cli
+    from cyclegan_audio.inference import TileGrid
+
+    seen = []
+    real_load = cli.load_translation
+
+    def counting_load(*a, **k):
+        spec, g, level = real_load(*a, **k)
+        g.register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape[0]))
+        return spec, g, level
+
+    monkeypatch.setattr(cli, "load_translation", counting_load)
+    inp = save(tmp_path / "in.wav", _tone(2.0, 8000), 8000)
+    out = tmp_path / "out.wav"
+    args = ["--ckpt", str(ckpt), str(inp), "-o", str(out), "--n-iter", "2"]
+    assert main(args + ["--tile-overlap", overlap]) == 0
+    n_frames = tiny_spec().n_frames(16000)
+    assert sum(seen) == TileGrid(n_frames, 64, hop).n_tiles
+    assert sf.info(out).frames == 16000
+
+
+def test_tile_overlap_out_of_range_is_a_usage_error(tmp_path, ckpt, capsys):
+    inp = save(tmp_path / "in.wav", _tone(0.5, 8000), 8000)
+    with pytest.raises(SystemExit) as e:
+        main(["--ckpt", str(ckpt), str(inp), "--tile-overlap", "1"])
+    assert e.value.code == 2 and "--tile-overlap must be in [0, 1)" in capsys.readouterr().err
