@@ -28,6 +28,7 @@ import torch  # noqa: E402
 
 from cyclegan_audio import audio  # noqa: E402
 from cyclegan_audio.checkpoint import load_generator, make_meta  # noqa: E402
+from cyclegan_audio.cli.translate import hop_frames  # noqa: E402
 from cyclegan_audio.inference import DEFAULT_CHUNK_SECONDS, default_batch_size, translate_file  # noqa: E402
 from cyclegan_audio.networks import NetworkConfig, build_generator  # noqa: E402
 from cyclegan_audio.phase import DEFAULT_N_ITER  # noqa: E402
@@ -73,6 +74,7 @@ def main() -> int:
     p.add_argument("--ngf", type=int, default=NetworkConfig.ngf)
     p.add_argument("--n-blocks", type=int, default=NetworkConfig.n_blocks)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--tile-overlap", type=float, default=0.5, help="as translate.py's")
     p.add_argument(
         "--workdir", type=Path, default=None, help="keep files here (default: a temp dir)"
     )
@@ -88,12 +90,13 @@ def main() -> int:
         write_checkpoint(ckpt, net)
         load1 = os.getloadavg()[0]
         print(f"input {a.seconds:.0f} s at {a.input_rate} Hz; model ngf={a.ngf} n_blocks={a.n_blocks}; "
-              f"n_iter={a.n_iter}; batch {a.batch_size}; chunk {a.chunk_seconds} s; "
+              f"n_iter={a.n_iter}; tile overlap {a.tile_overlap}; batch {a.batch_size}; chunk {a.chunk_seconds} s; "
               f"threads {a.threads}; device {a.device}; load average before: {load1:.2f}")  # fmt: skip
         if a.memory:
             cmd = [sys.executable, "-m", "cyclegan_audio.cli", "translate", "--ckpt", str(ckpt), str(inp),
                    "-o", str(out), "--n-iter", str(a.n_iter), "--device", a.device,
-                   "--chunk-seconds", str(a.chunk_seconds), "--batch-size", str(a.batch_size)]  # fmt: skip
+                   "--chunk-seconds", str(a.chunk_seconds), "--batch-size", str(a.batch_size),
+                   "--tile-overlap", str(a.tile_overlap)]  # fmt: skip
             env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, env=env, cwd=Path(__file__).resolve().parents[1])
@@ -108,7 +111,8 @@ def main() -> int:
         timings: dict[str, float] = {}
         t0, c0 = time.perf_counter(), time.process_time()
         translate_file(inp, out, g, spec, chunk_seconds=a.chunk_seconds, timings=timings,
-                       n_iter=a.n_iter, batch_size=a.batch_size, device=a.device, progress=True)  # fmt: skip
+                       n_iter=a.n_iter, batch_size=a.batch_size, device=a.device, progress=True,
+                       hop_frames=hop_frames(spec, a.tile_overlap))  # fmt: skip
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         timings["other (read, loudness, scratch)"] = wall - sum(timings.values())
         print(
