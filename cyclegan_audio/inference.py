@@ -16,6 +16,7 @@ window, tile context, and Griffin-Lim's spread of one n_fft per iteration).
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -176,6 +177,39 @@ def generator_fn(generator: torch.nn.Module, device=None, timings: dict | None =
             return S.model_to_unit(y[:, 0].float()).to(unit.device)
 
     return fn
+
+
+class CompiledGenerator(torch.nn.Module):
+    """A generator run through ``torch.compile`` for inference, eager if compiling fails.
+
+    Weights are frozen into the compiled graph (inductor ``freezing``: constant folding and
+    pre-packed convolution weights), measured 1.4x faster per 512x512 tile on a 2-core CPU
+    (4.37 -> 3.07 s) after a one-off ~25-35 s compile. A machine without a working compiler
+    (no C++ toolchain, an unsupported GPU) gets one warning line and the eager generator.
+    """
+
+    def __init__(self, net: torch.nn.Module, warn: Callable[[str], None] | None = None):
+        super().__init__()
+        self.net = net.eval()
+        self._compiled = torch.compile(self.net)
+        self._warn = warn or (lambda msg: print(msg, file=sys.stderr))
+        self.ok = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.ok:
+            import torch._inductor.config as inductor_config
+
+            try:
+                with inductor_config.patch(freezing=True):
+                    return self._compiled(x)
+            except Exception as e:  # noqa: BLE001 - any compiler failure: fall back, keep going
+                self.ok = False
+                first = (str(e).strip().splitlines() or [""])[0][:200]
+                self._warn(
+                    f"warning: --compile failed ({type(e).__name__}: {first}); "
+                    "translating with the uncompiled generator"
+                )
+        return self.net(x)
 
 
 def module_device(module: torch.nn.Module) -> torch.device:

@@ -29,7 +29,12 @@ import torch  # noqa: E402
 from cyclegan_audio import audio  # noqa: E402
 from cyclegan_audio.checkpoint import load_generator, make_meta  # noqa: E402
 from cyclegan_audio.cli.translate import hop_frames  # noqa: E402
-from cyclegan_audio.inference import DEFAULT_CHUNK_SECONDS, default_batch_size, translate_file  # noqa: E402
+from cyclegan_audio.inference import (  # noqa: E402
+    DEFAULT_CHUNK_SECONDS,
+    CompiledGenerator,
+    default_batch_size,
+    translate_file,
+)
 from cyclegan_audio.networks import NetworkConfig, build_generator  # noqa: E402
 from cyclegan_audio.phase import DEFAULT_N_ITER  # noqa: E402
 from cyclegan_audio.spec import SpectrogramSpec  # noqa: E402
@@ -75,6 +80,7 @@ def main() -> int:
     p.add_argument("--n-blocks", type=int, default=NetworkConfig.n_blocks)
     p.add_argument("--device", default="cpu")
     p.add_argument("--tile-overlap", type=float, default=0.5, help="as translate.py's")
+    p.add_argument("--compile", action="store_true", help="as translate.py's")
     p.add_argument(
         "--workdir", type=Path, default=None, help="keep files here (default: a temp dir)"
     )
@@ -90,13 +96,13 @@ def main() -> int:
         write_checkpoint(ckpt, net)
         load1 = os.getloadavg()[0]
         print(f"input {a.seconds:.0f} s at {a.input_rate} Hz; model ngf={a.ngf} n_blocks={a.n_blocks}; "
-              f"n_iter={a.n_iter}; tile overlap {a.tile_overlap}; batch {a.batch_size}; chunk {a.chunk_seconds} s; "
+              f"n_iter={a.n_iter}; tile overlap {a.tile_overlap}; compile {a.compile}; batch {a.batch_size}; chunk {a.chunk_seconds} s; "
               f"threads {a.threads}; device {a.device}; load average before: {load1:.2f}")  # fmt: skip
         if a.memory:
             cmd = [sys.executable, "-m", "cyclegan_audio.cli", "translate", "--ckpt", str(ckpt), str(inp),
                    "-o", str(out), "--n-iter", str(a.n_iter), "--device", a.device,
                    "--chunk-seconds", str(a.chunk_seconds), "--batch-size", str(a.batch_size),
-                   "--tile-overlap", str(a.tile_overlap)]  # fmt: skip
+                   "--tile-overlap", str(a.tile_overlap)] + ["--compile"] * a.compile  # fmt: skip
             env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, env=env, cwd=Path(__file__).resolve().parents[1])
@@ -108,6 +114,8 @@ def main() -> int:
                   f"RTF {cpu / a.seconds / a.threads:.3f} if {a.threads} cores were ours alone)")  # fmt: skip
             return 0
         spec, g = load_generator(ckpt, "AtoB", a.device)
+        if a.compile:
+            g = CompiledGenerator(g)  # its one-off compile is counted in the generator time
         timings: dict[str, float] = {}
         t0, c0 = time.perf_counter(), time.process_time()
         translate_file(inp, out, g, spec, chunk_seconds=a.chunk_seconds, timings=timings,

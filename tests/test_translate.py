@@ -158,3 +158,35 @@ def test_tile_overlap_out_of_range_is_a_usage_error(tmp_path, ckpt, capsys):
     with pytest.raises(SystemExit) as e:
         main(["--ckpt", str(ckpt), str(inp), "--tile-overlap", "1"])
     assert e.value.code == 2 and "--tile-overlap must be in [0, 1)" in capsys.readouterr().err
+
+
+def test_compile_gives_the_eager_result(tmp_path, ckpt, capsys):
+    """--compile: the same file as without it (up to float error and 16-bit rounding)."""
+    inp = save(tmp_path / "in.wav", _tone(1.0, 8000), 8000)
+    outs = [tmp_path / "eager.wav", tmp_path / "compiled.wav"]
+    for out, extra in zip(outs, ([], ["--compile"])):
+        assert main(["--ckpt", str(ckpt), str(inp), "-o", str(out), "--n-iter", "4", *extra]) == 0
+    if "warning: --compile failed" in capsys.readouterr().err:
+        pytest.skip("torch.compile does not work on this machine (no C++ compiler?)")
+    a, b = (load(o, None) for o in outs)
+    assert np.abs(a - b).max() <= 4 / 32768
+
+
+def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch, capsys):
+    from cyclegan_audio.inference import CompiledGenerator
+
+    def broken_compile(net, *a, **k):
+        def run(x):
+            raise RuntimeError("no C++ compiler found\nlong compiler log ...")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    net = build_generator(tiny_config()).eval()
+    g = CompiledGenerator(net)
+    x = torch.rand(2, 1, *tiny_spec().tile_shape) * 2 - 1
+    with torch.inference_mode():
+        y1, y2, ref = g(x), g(x), net(x)
+    assert torch.equal(y1, ref) and torch.equal(y2, ref) and not g.ok
+    err = capsys.readouterr().err
+    assert err.count("warning: --compile failed (RuntimeError: no C++ compiler found)") == 1

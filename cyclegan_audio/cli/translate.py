@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..checkpoint import DIRECTIONS, load_translation
 from ..errors import AudioError, CycleGanAudioError
-from ..inference import DEFAULT_CHUNK_SECONDS, PHASE_INITS, translate_file
+from ..inference import DEFAULT_CHUNK_SECONDS, PHASE_INITS, CompiledGenerator, translate_file
 from ..phase import DEFAULT_N_ITER
 from . import user_errors
 
@@ -32,6 +32,7 @@ class TranslateArgs:
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS
     batch_size: int | None = None
     tile_overlap: float = 0.5
+    compile: bool = False
 
 
 def parse_args(argv: list[str] | None) -> TranslateArgs:
@@ -62,6 +63,12 @@ def parse_args(argv: list[str] | None) -> TranslateArgs:
         default=0.5,
         help="share of a tile its neighbour overlaps (0.5 = half-tile hop, as designed; "
         "0.25 or 0 run the generator 1.5x or 2x less, see README Performance)",
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the generator: ~30 s once, then ~1.4x faster tiles on CPU "
+        "(worth it from about a minute of audio)",
     )
     a = p.parse_args(argv)
     if not 0 <= a.tile_overlap < 1:
@@ -117,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     outs = output_paths(args.inputs, args.output, args.direction)
     device = resolve_device(args.device)
     spec, generator, input_peak_db = load_translation(args.ckpt, args.direction, device)
+    if args.compile:
+        generator = CompiledGenerator(generator)
     for inp, out in zip(args.inputs, outs):
         translate_file(
             inp, out, generator, spec,
