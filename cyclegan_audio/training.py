@@ -172,6 +172,9 @@ def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) 
         plugins=[AtomicCheckpointIO()],
         log_every_n_steps=cfg.log_every,
         enable_progress_bar=cfg.progress_bar,
+        # Every tile has the same shape: let cuDNN time its convolution algorithms once and
+        # keep the fastest (benchmark_train.py measures with this on, so train.py matches it).
+        benchmark=True if on_gpu else None,
         enable_model_summary=False,
     )
     trainer.fit(model, datamodule=dm, ckpt_path=str(cfg.resume) if cfg.resume else None)
