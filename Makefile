@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint format demo clean-venv
+.PHONY: setup test lint format demo clean-venv gpu-wheels
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,6 +28,16 @@ format: setup
 
 demo: setup
 	$(PY) scripts/demo.py
+
+# Wheels for an offline GPU machine whose Python 3.12 already has torch, Lightning, numpy,
+# scipy, scikit-learn, numba and pillow: the audio I/O stack it lacks, into .whl/ (git-ignored).
+# There: pip install --no-index --no-deps --target /tmp/site .whl/*.whl; export PYTHONPATH=/tmp/site
+GPU_WHEELS ?= soundfile cffi pycparser librosa soxr audioread pooch decorator platformdirs
+gpu-wheels:
+	grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo /.whl/ >> .git/info/exclude
+	python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+	    --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+	    --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl $(GPU_WHEELS)
 
 clean-venv:
 	rm -rf $(VENV)
