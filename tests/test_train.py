@@ -286,3 +286,15 @@ def test_deferred_nan_check_still_stops_before_any_checkpoint(tmp_path, monkeypa
     with pytest.raises(TrainingError, match="generator loss became nan or inf at generator step 0"):
         run_training(cfg)
     assert not list((tmp_path / "ck").rglob("*.ckpt"))
+
+
+def test_bf16_mixed_precision_trains_and_saves_fp32_weights(tmp_path):
+    """The GPU default precision (bf16-mixed), run on the CPU: a step, validation and a
+    checkpoint whose weights stay fp32 and finite, and a generator that loads from it."""
+    data = make_prepared(tmp_path / "data")
+    assert run_main(data, tmp_path / "ck", "--max-steps", "2", "--precision", "bf16-mixed") == 0
+    raw = torch.load(tmp_path / "ck" / "r" / "best.ckpt", weights_only=False)
+    weights = [v for k, v in raw["state_dict"].items() if k.startswith("g_ab.")]
+    assert weights and all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in weights)
+    spec, g = checkpoint.load_generator(tmp_path / "ck" / "r" / "best.ckpt", "AtoB", "cpu")
+    assert spec == tiny_spec()
