@@ -121,7 +121,9 @@ def run_tiles(
     out: dict[int, torch.Tensor] = {}
     for i in range(0, len(ks), batch_size):
         batch = ks[i : i + batch_size]
-        x = torch.stack([unit[..., grid.frame_index(k) - first_frame] for k in batch])
+        x = torch.stack(
+            [unit[..., (grid.frame_index(k) - first_frame).to(unit.device)] for k in batch]
+        )
         y = fn(x.reshape(-1, *x.shape[-2:])).reshape(x.shape)
         out.update(zip(batch, y))
     return out
@@ -132,10 +134,10 @@ def blend(tiles: dict[int, torch.Tensor], grid: TileGrid, t_lo: int, t_hi: int) 
 
     ``tiles`` must hold every tile in ``grid.tiles_touching(t_lo, t_hi)``.
     """
-    window = tile_window(grid.tile_frames)
     first = tiles[grid.tiles_touching(t_lo, t_hi)[0]]
-    num = torch.zeros(*first.shape[:-1], t_hi - t_lo, dtype=first.dtype)
-    den = torch.zeros(t_hi - t_lo, dtype=first.dtype)
+    window = tile_window(grid.tile_frames).to(first.device)
+    num = torch.zeros(*first.shape[:-1], t_hi - t_lo, dtype=first.dtype, device=first.device)
+    den = torch.zeros(t_hi - t_lo, dtype=first.dtype, device=first.device)
     for k in grid.tiles_touching(t_lo, t_hi):
         s = grid.start(k)
         a, b = max(s, t_lo), min(s + grid.tile_frames, t_hi)
@@ -270,10 +272,19 @@ def input_gain(peak: float, input_peak_db: float | None) -> float:
 
 @contextmanager
 def _timed(timings: dict | None, key: str):
+    """Add the seconds of the block to ``timings[key]``; with timings asked for, GPU work is
+    waited for at both ends (work is queued asynchronously, so the split would be wrong)."""
+    _sync_if_timed(timings)
     t0 = time.perf_counter()
     yield
     if timings is not None:
+        _sync_if_timed(timings)
         timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
+
+
+def _sync_if_timed(timings: dict | None) -> None:
+    if timings is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def _fix_length(y: np.ndarray, n: int) -> np.ndarray:
@@ -311,14 +322,16 @@ def translate_signal(
     n_spec = _spec_length(y.shape[-1], sr, spec)
     with _timed(timings, "resample"):
         y_spec = _fix_length(audio.resample(y * gain_in, sr, spec.sample_rate), n_spec)
-    with _timed(timings, "stft"):
-        x = S.stft(torch.from_numpy(y_spec), spec)
+    with _timed(timings, "stft"):  # on the generator's device: tiles never leave it
+        x = S.stft(torch.from_numpy(y_spec).to(device), spec)
         unit = S.magnitude_to_unit(x.abs(), spec)
+    _sync_if_timed(timings)
     t0 = time.perf_counter()
     hop = opts.hop_frames or spec.tile_frames // 2
     out_unit = apply_tiled(
         unit, fn, spec, hop_frames=hop, batch_size=opts.batch_size or default_batch_size(device)
     )
+    _sync_if_timed(timings)
     if timings is not None:  # stitching = everything in apply_tiled but the generator
         timings["stitching"] = timings.get("stitching", 0.0) + time.perf_counter() - t0
         timings["stitching"] -= timings.get("generator", 0.0)
@@ -434,17 +447,19 @@ def stream_translate(
             y_spec = audio.resample(y_in, sr_in, spec.sample_rate)
             y_spec = _fix_length(y_spec, n_spec - rates.to_spec(p_lo))
         off = rates.to_spec(p_lo)
-        with _timed(timings, "stft"):
-            x = S.stft(torch.from_numpy(y_spec[j_lo - off : j_hi - off]), spec)
+        with _timed(timings, "stft"):  # on the generator's device: tiles never leave it
+            x = S.stft(torch.from_numpy(y_spec[j_lo - off : j_hi - off]).to(device), spec)
             unit = S.magnitude_to_unit(x.abs(), spec)[None]
         first = j_lo // hop
         new = [k for k in ks if k not in cache]
+        _sync_if_timed(timings)
         t0 = time.perf_counter()
         g0 = timings.get("generator", 0.0) if timings is not None else 0.0
         cache.update(run_tiles(unit, first, grid, new, fn, batch_size))
         for k in [k for k in cache if k < ks[0]]:
             del cache[k]
         out_unit = blend(cache, grid, t_lo, t_hi)[0]
+        _sync_if_timed(timings)
         if timings is not None:
             g1 = timings.get("generator", 0.0)
             timings["stitching"] = (
