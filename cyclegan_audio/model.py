@@ -211,7 +211,7 @@ class CycleGan(pl.LightningModule):
         self.log("loss/d", loss_d.detach(), batch_size=bs)
 
     def on_train_epoch_end(self) -> None:
-        self.check_finite()  # before validation and the checkpoints of this epoch
+        self.check_finite()  # at least once an epoch (and before any checkpoint, see below)
         # Manual optimisation: Lightning does not step schedulers for us. One step per epoch.
         opt_g, opt_d = self.optimizers()
         self.log("lr/g", opt_g.param_groups[0]["lr"], sync_dist=True)
