@@ -5,9 +5,12 @@ reference's unaligned dataset); the epoch length is the larger domain, and with
 ``shuffle`` the A order is random each epoch. Tiles are (1, F, T) float32 on the
 [-1, 1] network scale, so batches are (B, 1, F, T).
 
-Validation: a fixed list of tiles per domain (the first ``n_val_tiles`` of the val
-split in manifest order; a domain with no val tiles falls back to its first train
-tiles, with a warning). Two loaders, A then B, unshuffled.
+Validation: a fixed list of ``n_val_tiles`` tiles per domain, evenly spaced through the
+val split in manifest order so that every val recording contributes (the first N tiles
+would all come from one recording: measured on the violin set, a score of 0.644 for the
+first 16 tiles vs 0.41 +- 0.08 for random 16-tile subsets of the same checkpoint). A
+domain with no val tiles falls back to its train tiles, with a warning. Two loaders,
+A then B, unshuffled.
 """
 
 from __future__ import annotations
@@ -66,6 +69,16 @@ class FixedTiles(Dataset):
         return load_tile(self.paths[i], self.spec)
 
 
+def spread(items: list, n: int) -> list:
+    """``n`` items evenly spaced through ``items`` (first and last included), in order."""
+    if len(items) <= n:
+        return list(items)
+    if n <= 1:
+        return list(items[:n])
+    step = (len(items) - 1) / (n - 1)  # >= 1, so the rounded indices are distinct
+    return [items[round(i * step)] for i in range(n)]
+
+
 def default_num_workers() -> int:
     return max(0, min(8, (os.cpu_count() or 1) - 1))
 
@@ -77,7 +90,7 @@ class TileDataModule(pl.LightningDataModule):
         *,
         batch_size: int = 1,
         num_workers: int | None = None,
-        n_val_tiles: int = 16,
+        n_val_tiles: int = 32,
     ):
         super().__init__()
         self.data_dir = Path(data_dir)
@@ -102,7 +115,7 @@ class TileDataModule(pl.LightningDataModule):
                 f"{min(len(paths), self.n_val_tiles)} training tiles instead",
                 stacklevel=2,
             )
-        return paths[: self.n_val_tiles]
+        return spread(paths, self.n_val_tiles)
 
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
         return DataLoader(

@@ -237,6 +237,23 @@ class CycleGan(pl.LightningModule):
             name = "AtoB" if dataloader_idx == 0 else "BtoA"
             self.val_media[name] = tuple(t.detach().float().cpu() for t in (real, fake, rec))
 
+    @torch.no_grad()
+    def score_tiles(
+        self, real_a: torch.Tensor, real_b: torch.Tensor, batch_size: int = 8
+    ) -> dict[str, float]:
+        """The validation score (and its parts) of tiles (N, 1, F, T) of each domain, computed
+        as validation does, outside a Trainer (re-scoring saved checkpoints)."""
+        features = self._val_features[0].to(self.device)
+        stats = []
+        for real, g_fwd, g_back in ((real_a, self.g_ab, self.g_ba), (real_b, self.g_ba, self.g_ab)):
+            parts = []
+            for i in range(0, real.shape[0], batch_size):
+                x = real[i : i + batch_size].to(self.device)
+                fake = g_fwd(x)
+                parts.append(val_score.direction_stats(x, fake, g_back(fake), features))
+            stats.append({k: torch.cat([p[k] for p in parts]).float().cpu() for k in parts[0]})
+        return val_score.score(*stats)
+
     def _gathered(self, idx: int) -> dict[str, torch.Tensor]:
         parts = self._val_stats[idx]
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}

@@ -44,7 +44,7 @@ class RunConfig:
     batch_size: int = 1
     precision: str | None = None  # None: bf16-mixed on GPU, 32-true on CPU
     num_workers: int | None = None
-    n_val_tiles: int = 16
+    n_val_tiles: int = 32  # per domain; spread over the val recordings (data.spread)
     val_every: int = 1
     resume: Path | None = None
     run_name: str | None = None

@@ -298,3 +298,46 @@ def test_bf16_mixed_precision_trains_and_saves_fp32_weights(tmp_path):
     assert weights and all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in weights)
     spec, g = checkpoint.load_generator(tmp_path / "ck" / "r" / "best.ckpt", "AtoB", "cpu")
     assert spec == tiny_spec()
+
+
+def test_val_tiles_are_spread_over_every_val_recording(tmp_path):
+    """4 val recordings x 10 tiles, 8 val tiles: two from each recording, first and last tile
+    of the split included (the first 8 would all be recording 0)."""
+    from cyclegan_audio.data import spread
+
+    spec = tiny_spec()
+    rng = np.random.default_rng(0)
+    tiles = []
+    for domain in ("A", "B"):
+        tiles.append(TileRecord(f"{domain}/train/t.png", domain, "train", "t.wav", 0.0))
+        image_io.write_png(tmp_path / f"{domain}/train/t.png", rng.random(spec.tile_shape))
+        for f in range(4):
+            for i in range(10):
+                rel = f"{domain}/val/f{f}-{i:02d}.png"
+                image_io.write_png(tmp_path / rel, rng.random(spec.tile_shape))
+                tiles.append(TileRecord(rel, domain, "val", f"f{f}.wav", 0.0))
+    Manifest(spec=spec, root=tmp_path, tiles=tiles).save()
+    dm = TileDataModule(tmp_path, batch_size=1, num_workers=0, n_val_tiles=8)
+    names = [p.name for p in dm.val_paths["A"]]
+    assert [n.split("-")[0] for n in names] == ["f0", "f0", "f1", "f1", "f2", "f2", "f3", "f3"]
+    assert names[0] == "f0-00.png" and names[-1] == "f3-09.png" and len(set(names)) == 8
+    assert spread(list(range(5)), 8) == [0, 1, 2, 3, 4] and spread(list(range(9)), 3) == [0, 4, 8]
+
+
+def test_score_checkpoints_rescores_as_validation_did(trained, capsys):
+    """scripts/score_checkpoints.py on the run's best.ckpt, with the run's val tiles, gives the
+    val/score the checkpoint recorded during training (a known answer)."""
+    import importlib.util
+
+    data, run_dir = trained
+    script = Path(__file__).resolve().parents[1] / "scripts" / "score_checkpoints.py"
+    spec = importlib.util.spec_from_file_location("score_checkpoints", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ckpt = run_dir / "best.ckpt"
+    recorded = torch.load(ckpt, weights_only=False)["cyclegan_audio"]["val_score"]["score"]
+    assert mod.main(["--data", str(data), str(ckpt), "--subsets", "2"]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(str(ckpt))][0]
+    assert float(line.split()[2]) == pytest.approx(recorded, abs=5.1e-4)  # printed to 3 places
+    assert "random subsets:" in line
+    assert mod.main(["--data", str(data), str(run_dir / "missing.ckpt")]) == 2
