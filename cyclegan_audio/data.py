@@ -8,7 +8,7 @@ reference's unaligned dataset); the epoch length is the larger domain, and with
 Validation: a fixed list of ``n_val_tiles`` tiles per domain, evenly spaced through the
 val split in manifest order so that every val recording contributes (the first N tiles
 would all come from one recording: measured on the violin set, a score of 0.644 for the
-first 16 tiles vs 0.41 +- 0.08 for random 16-tile subsets of the same checkpoint). A
+first 16 tiles vs 0.40 +- 0.08 for random 16-tile subsets of the same checkpoint). A
 domain with no val tiles falls back to its train tiles, with a warning. Two loaders,
 A then B, unshuffled.
 """
