@@ -24,7 +24,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
-from pytorch_lightning.callbacks import TQDMProgressBar
+from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 
 from . import image_io, phase
 from . import spectrogram as S
@@ -170,6 +170,26 @@ class LossProgressBar(TQDMProgressBar):
             if value is not None:
                 items[key] = f"{float(value):.3g}"
         return items
+
+
+class EveryEpochCheckpoint(ModelCheckpoint):
+    """``epoch-NNN.ckpt`` at the end of every training epoch, none ever deleted (train.py
+    ``--keep-epochs``): the validation score is a noisy guide, so keep every epoch to
+    evaluate or listen to later."""
+
+    def __init__(self, dirpath: str | Path):
+        super().__init__(
+            dirpath=dirpath,
+            filename="epoch-{epoch:03d}",
+            save_top_k=-1,
+            save_on_train_epoch_end=True,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,
+        )
+
+    @property
+    def state_key(self) -> str:  # unique beside last.ckpt's callback, whose settings it shares
+        return "EveryEpochCheckpoint"
 
 
 class StopAtGeneratorSteps(pl.Callback):

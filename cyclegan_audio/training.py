@@ -17,6 +17,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from .callbacks import (
     AtomicCheckpointIO,
+    EveryEpochCheckpoint,
     LossProgressBar,
     StopAtGeneratorSteps,
     WandbMonitor,
@@ -46,6 +47,7 @@ class RunConfig:
     num_workers: int | None = None
     n_val_tiles: int = 32  # per domain; spread over the val recordings (data.spread)
     val_every: int = 1
+    keep_epochs: bool = False  # also keep epoch-NNN.ckpt for every epoch
     resume: Path | None = None
     run_name: str | None = None
     checkpoint_dir: Path = Path("checkpoints")
@@ -142,6 +144,8 @@ def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) 
         enable_version_counter=False,
     )
     callbacks: list[pl.Callback] = [best, last, *extra_callbacks]
+    if cfg.keep_epochs:
+        callbacks.append(EveryEpochCheckpoint(run_dir))
     if cfg.max_steps > 0:
         callbacks.append(StopAtGeneratorSteps(cfg.max_steps))
     config = {

@@ -341,3 +341,17 @@ def test_score_checkpoints_rescores_as_validation_did(trained, capsys):
     assert float(line.split()[2]) == pytest.approx(recorded, abs=5.1e-4)  # printed to 3 places
     assert "random subsets:" in line
     assert mod.main(["--data", str(data), str(run_dir / "missing.ckpt")]) == 2
+
+
+def test_keep_epochs_keeps_a_checkpoint_of_every_epoch(tmp_path):
+    data = make_prepared(tmp_path / "data")  # 4 batches an epoch
+    assert run_main(data, tmp_path / "ck", "--max-epochs", "3", "--keep-epochs") == 0
+    names = sorted(p.name for p in (tmp_path / "ck" / "r").glob("*.ckpt"))
+    assert names == ["best.ckpt", "epoch-000.ckpt", "epoch-001.ckpt", "epoch-002.ckpt", "last.ckpt"]
+    steps = [
+        torch.load(tmp_path / "ck" / "r" / n, weights_only=False)["cyclegan_audio"][
+            "generator_steps"
+        ]
+        for n in names[1:4]
+    ]
+    assert steps == [4, 8, 12]

@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-every", type=int, default=RunConfig.log_every, help="batches between loss logs"
     )
     mon.add_argument("--val-every", type=int, default=1, help="epochs between validation scores")
+    mon.add_argument(
+        "--keep-epochs",
+        action="store_true",
+        help="also keep a checkpoint of every epoch (epoch-NNN.ckpt) to evaluate or listen to",
+    )
     mon.add_argument("--n-val-tiles", type=int, default=RunConfig.n_val_tiles, help="per domain")
     mon.add_argument(
         "--log-media-every",
@@ -146,6 +151,7 @@ def parse(argv: list[str] | None) -> RunConfig:
         num_workers=a.num_workers,
         n_val_tiles=a.n_val_tiles,
         val_every=a.val_every,
+        keep_epochs=a.keep_epochs,
         resume=a.resume,
         run_name=a.run_name,
         checkpoint_dir=a.checkpoint_dir,
