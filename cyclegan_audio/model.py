@@ -231,7 +231,7 @@ class CycleGan(pl.LightningModule):
         fake = g_fwd(real)
         rec = g_back(fake)
         self._val_stats[dataloader_idx].append(
-            val_score.direction_stats(real, fake, rec, self._val_features[0])
+            val_score.direction_stats(real, fake, rec, self._val_features[0], self.spec)
         )
         if batch_idx == 0:
             name = "AtoB" if dataloader_idx == 0 else "BtoA"
@@ -250,7 +250,7 @@ class CycleGan(pl.LightningModule):
             for i in range(0, real.shape[0], batch_size):
                 x = real[i : i + batch_size].to(self.device)
                 fake = g_fwd(x)
-                parts.append(val_score.direction_stats(x, fake, g_back(fake), features))
+                parts.append(val_score.direction_stats(x, fake, g_back(fake), features, self.spec))
             stats.append({k: torch.cat([p[k] for p in parts]).float().cpu() for k in parts[0]})
         return val_score.score(*stats)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -71,3 +72,41 @@ def test_score_prefers_translations_that_look_like_the_target_and_keep_timing():
     # A bad reconstruction raises the cycle term.
     a_bad = val_score.direction_stats(real_a, good_ab, -real_a, cnn)
     assert val_score.score(a_bad, b_good)["cycle_l1"] > good["cycle_l1"] + 0.3
+
+
+def _tone_tile(f0_hz: float, spec) -> torch.Tensor:
+    """One tile (1, 1, F, T) on the model scale of a harmonic tone at f0_hz."""
+    from cyclegan_audio import spectrogram as S
+    from tests.conftest import harmonic_tone
+
+    seconds = spec.tile_frames * spec.hop_length / spec.sample_rate
+    y = torch.from_numpy(harmonic_tone(f0_hz, seconds, spec.sample_rate, n_harm=8))
+    unit = S.magnitude_to_unit(S.stft(y, spec).abs(), spec)[..., : spec.tile_frames]
+    return S.unit_to_model(unit)[None, None]
+
+
+def test_pitch_term_knows_a_kept_a_shifted_and_an_octave_shifted_melody():
+    from cyclegan_audio.spec import SpectrogramSpec
+
+    spec = SpectrogramSpec(sample_rate=16000, n_fft=510, hop_length=128, tile_frames=32)
+    src = _tone_tile(220.0, spec)
+    assert abs(1200 * np.log2(float(val_score.frame_pitch(src, spec).median()) / 220.0)) < 25
+    same = val_score.pitch_match(src, _tone_tile(220.0, spec), spec)
+    third = val_score.pitch_match(src, _tone_tile(220.0 * 2 ** (3 / 12), spec), spec)
+    octave = val_score.pitch_match(src, _tone_tile(440.0, spec), spec)
+    assert float(same) == 1.0 and float(third) == 0.0 and float(octave) == 1.0
+    # ...and it enters the score: a pitch-shifted translation scores worse, all else equal.
+    cnn = val_score.RandomFeatures()
+    srcs = torch.cat([src, _tone_tile(330.0, spec)])
+    kept = torch.cat([_tone_tile(220.0, spec), _tone_tile(330.0, spec)])
+    moved = torch.cat([_tone_tile(262.0, spec), _tone_tile(392.0, spec)])
+
+    def total(fake):
+        stats = val_score.direction_stats(srcs, fake, srcs, cnn, spec)
+        return val_score.score(stats, stats)
+
+    good, bad = total(kept), total(moved)
+    assert good["pitch_match"] == 1.0 and bad["pitch_match"] == 0.0
+    for r in (good, bad):  # the score is the sum of its parts, the pitch term included
+        parts = 0.5 * (r["mmd_ab"] + r["mmd_ba"]) + r["cycle_l1"] + (1 - r["env_corr"])
+        assert r["score"] == pytest.approx(parts + 1 - r["pitch_match"], abs=1e-9)
