@@ -14,10 +14,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# Read once: os.umask can only be read by setting it, which would race with other threads
+# creating files if done per file.
+_FILE_MODE = 0o666 & ~_read_umask()
 
 
 def temp_beside(path: str | Path) -> Path:
@@ -28,7 +33,7 @@ def temp_beside(path: str | Path) -> Path:
         prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
     )
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())
+    os.chmod(tmp, _FILE_MODE)
     return Path(tmp)
 
 

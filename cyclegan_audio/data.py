@@ -7,8 +7,9 @@ reference's unaligned dataset); the epoch length is the larger domain, and with
 
 Validation: a fixed list of ``n_val_tiles`` tiles per domain, evenly spaced through the
 val split in manifest order so that every val recording contributes (the first N tiles
-would all come from one recording: measured on the violin set, a score of 0.644 for the
-first 16 tiles vs 0.40 +- 0.08 for random 16-tile subsets of the same checkpoint). A
+would all come from one recording: on the violin set the first 16 scored 0.727 where
+random 16-tile subsets of the same checkpoint score 0.481 +- 0.081; see
+scripts/score_checkpoints.py --pick first). A
 domain with no val tiles falls back to its train tiles, with a warning. Two loaders,
 A then B, unshuffled.
 """
@@ -106,10 +107,13 @@ class TileDataModule(pl.LightningDataModule):
                 )
         self.val_paths = {d: self._val_paths(d) for d in ("A", "B")}
 
+    def val_pool(self, domain: str) -> list[Path]:
+        """Every tile validation may draw from: the val split, or the train split if empty."""
+        return self.manifest.tile_paths(domain, "val") or self.manifest.tile_paths(domain, "train")
+
     def _val_paths(self, domain: str) -> list[Path]:
-        paths = self.manifest.tile_paths(domain, "val")
-        if not paths:
-            paths = self.manifest.tile_paths(domain, "train")
+        paths = self.val_pool(domain)
+        if not self.manifest.count(domain, "val"):
             warnings.warn(
                 f"{self.data_dir}: domain {domain} has no val tiles; the validation score uses "
                 f"{min(len(paths), self.n_val_tiles)} training tiles instead",

@@ -35,9 +35,8 @@ class EvalConfig:
     train_dir: str
     out_dir: str
     ckpt: str | None = None  # translate with this checkpoint…
-    translated_dir: str | None = (
-        None  # …or score these already-translated files (neither: references only)
-    )
+    # …or score these already-translated files (neither: references only)
+    translated_dir: str | None = None
     notes: str | None = None  # meta.json with {"test": {name: [[start_s, end_s, midi, vel], ...]}}
     direction: str = "AtoB"
     baseline: str | None = None  # "stylize"

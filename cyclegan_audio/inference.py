@@ -28,15 +28,15 @@ import torch
 
 from . import audio
 from . import spectrogram as S
-from .loudness import LoudnessMeter, matching_gain
+from .loudness import LoudnessMeter, matching_gain, peak_gain_db
 from .phase import DEFAULT_N_ITER, griffin_lim
 from .spec import SpectrogramSpec
 
 # "pghi" is not chunk-local (heap integration spans the whole signal): it is done in one piece.
 PHASE_INITS = ("source", "random", "pghi")
 DEFAULT_CHUNK_SECONDS = 60.0
+DEFAULT_TILE_OVERLAP = 0.5  # the design's half-tile hop
 DEFAULT_BATCH_SIZE = 4  # tiles per generator call for `apply_tiled` used on its own
-MAX_INPUT_GAIN_DB = 40.0  # as prepare: never lift near-silence into the tile range
 RESAMPLE_MARGIN_S = 0.1  # soxr_hq's filter reaches well under this (measured: 1e-6 agreement)
 
 TileFn = Callable[[torch.Tensor], torch.Tensor]
@@ -110,6 +110,11 @@ class TileGrid:
         return range(k_lo, k_hi)
 
 
+def overlap_hop(spec: SpectrogramSpec, overlap: float = DEFAULT_TILE_OVERLAP) -> int:
+    """Tile hop in frames for the share of a tile its neighbour overlaps (0.5 -> half a tile)."""
+    return max(1, round(spec.tile_frames * (1.0 - overlap)))
+
+
 def run_tiles(
     unit: torch.Tensor, first_frame: int, grid: TileGrid, ks, fn: TileFn, batch_size: int
 ) -> dict[int, torch.Tensor]:
@@ -121,9 +126,10 @@ def run_tiles(
     out: dict[int, torch.Tensor] = {}
     for i in range(0, len(ks), batch_size):
         batch = ks[i : i + batch_size]
-        x = torch.stack(
-            [unit[..., (grid.frame_index(k) - first_frame).to(unit.device)] for k in batch]
-        )
+        idx = torch.stack([grid.frame_index(k) for k in batch]) - first_frame  # (B, T)
+        x = unit[..., idx.to(unit.device)].movedim(
+            -2, 0
+        )  # one index copy per batch -> (B, C, F, T)
         y = fn(x.reshape(-1, *x.shape[-2:])).reshape(x.shape)
         out.update(zip(batch, y))
     return out
@@ -164,7 +170,7 @@ def apply_tiled(
     """
     x = torch.as_tensor(mag_unit, dtype=torch.float32)
     flat = x.reshape(-1, *x.shape[-2:])
-    grid = TileGrid(flat.shape[-1], spec.tile_frames, hop_frames or spec.tile_frames // 2)
+    grid = TileGrid(flat.shape[-1], spec.tile_frames, hop_frames or overlap_hop(spec))
     tiles = run_tiles(flat, 0, grid, range(grid.n_tiles), fn, batch_size)
     return blend(tiles, grid, 0, grid.n_frames).reshape(x.shape)
 
@@ -264,10 +270,8 @@ def default_batch_size(device) -> int:
 
 
 def input_gain(peak: float, input_peak_db: float | None) -> float:
-    """Linear gain that brings a sample peak to ``input_peak_db`` dBFS (at most +40 dB, as prepare)."""
-    if input_peak_db is None or peak <= 0.0:
-        return 1.0
-    return 10.0 ** (min(MAX_INPUT_GAIN_DB, input_peak_db - 20.0 * math.log10(peak)) / 20.0)
+    """Linear gain that brings a sample peak to ``input_peak_db`` dBFS: prepare's rule."""
+    return 10.0 ** (peak_gain_db(peak, input_peak_db) / 20.0)
 
 
 @contextmanager
@@ -327,7 +331,7 @@ def translate_signal(
         unit = S.magnitude_to_unit(x.abs(), spec)
     _sync_if_timed(timings)
     t0 = time.perf_counter()
-    hop = opts.hop_frames or spec.tile_frames // 2
+    hop = opts.hop_frames or overlap_hop(spec)
     out_unit = apply_tiled(
         unit, fn, spec, hop_frames=hop, batch_size=opts.batch_size or default_batch_size(device)
     )
@@ -406,9 +410,7 @@ def stream_translate(
     fn = generator_fn(generator, device, timings)
     batch_size = opts.batch_size or default_batch_size(device)
     n_spec = _spec_length(n_in, sr_in, spec)
-    grid = TileGrid(
-        spec.n_frames(n_spec), spec.tile_frames, opts.hop_frames or spec.tile_frames // 2
-    )
+    grid = TileGrid(spec.n_frames(n_spec), spec.tile_frames, opts.hop_frames or overlap_hop(spec))
     rates = _Rates(sr_in, spec.sample_rate)
     hop = spec.hop_length
     if opts.phase_init == "pghi":

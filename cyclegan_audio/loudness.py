@@ -99,6 +99,22 @@ def integrated_loudness(y: np.ndarray, sample_rate: int) -> float:
     return meter.lufs()
 
 
+MAX_PEAK_GAIN_DB = 40.0  # never lift near-silence into the tile range
+
+
+def peak_gain_db(peak: float, peak_db: float | None) -> float:
+    """Gain (dB) that brings a sample peak to ``peak_db`` dBFS (0 when None or silent), at most
+    +40 dB. Used by prepare on every file and by translate on its input, so the generator
+    sees audio at the level it was trained on.
+
+    Why: the spec's dB range is fixed, so a quiet recording (peak -20 dBFS) would
+    lose its quietest ~20 dB below the floor; normalising uses the whole range.
+    """
+    if peak_db is None or peak <= 0.0:
+        return 0.0
+    return float(min(MAX_PEAK_GAIN_DB, peak_db - 20.0 * math.log10(peak)))
+
+
 def matching_gain(
     source_lufs: float, output_lufs: float, output_peak: float, *, max_peak: float = 0.99
 ) -> float:

@@ -225,17 +225,20 @@ class CycleGan(pl.LightningModule):
         self._val_stats = {0: [], 1: []}
         self.val_media = {}
 
-    def validation_step(self, batch: torch.Tensor, batch_idx: int, dataloader_idx: int = 0) -> None:
-        g_fwd, g_back = (self.g_ab, self.g_ba) if dataloader_idx == 0 else (self.g_ba, self.g_ab)
-        real = batch
+    def _direction(self, real: torch.Tensor, a_to_b: bool):
+        """real -> fake -> rec one way, and the tiles' validation statistics."""
+        g_fwd, g_back = (self.g_ab, self.g_ba) if a_to_b else (self.g_ba, self.g_ab)
         fake = g_fwd(real)
         rec = g_back(fake)
-        self._val_stats[dataloader_idx].append(
-            val_score.direction_stats(real, fake, rec, self._val_features[0], self.spec)
-        )
+        stats = val_score.direction_stats(real, fake, rec, self._val_features[0], self.spec)
+        return stats, fake, rec
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int, dataloader_idx: int = 0) -> None:
+        stats, fake, rec = self._direction(batch, a_to_b=dataloader_idx == 0)
+        self._val_stats[dataloader_idx].append(stats)
         if batch_idx == 0:
             name = "AtoB" if dataloader_idx == 0 else "BtoA"
-            self.val_media[name] = tuple(t.detach().float().cpu() for t in (real, fake, rec))
+            self.val_media[name] = tuple(t.detach().float().cpu() for t in (batch, fake, rec))
 
     @torch.no_grad()
     def score_tiles(
@@ -243,14 +246,13 @@ class CycleGan(pl.LightningModule):
     ) -> dict[str, float]:
         """The validation score (and its parts) of tiles (N, 1, F, T) of each domain, computed
         as validation does, outside a Trainer (re-scoring saved checkpoints)."""
-        features = self._val_features[0].to(self.device)
+        self._val_features[0] = self._val_features[0].to(self.device)
         stats = []
-        for real, g_fwd, g_back in ((real_a, self.g_ab, self.g_ba), (real_b, self.g_ba, self.g_ab)):
-            parts = []
-            for i in range(0, real.shape[0], batch_size):
-                x = real[i : i + batch_size].to(self.device)
-                fake = g_fwd(x)
-                parts.append(val_score.direction_stats(x, fake, g_back(fake), features, self.spec))
+        for real, a_to_b in ((real_a, True), (real_b, False)):
+            parts = [
+                self._direction(real[i : i + batch_size].to(self.device), a_to_b)[0]
+                for i in range(0, real.shape[0], batch_size)
+            ]
             stats.append({k: torch.cat([p[k] for p in parts]).float().cpu() for k in parts[0]})
         return val_score.score(*stats)
 

@@ -27,6 +27,7 @@ import numpy as np
 from . import audio, image_io
 from . import tiles as T
 from .errors import CycleGanAudioError
+from .loudness import peak_gain_db
 from .manifest import DOMAINS, MANIFEST_NAME, Manifest, TileRecord
 from .spec import SpectrogramSpec
 
@@ -35,7 +36,6 @@ DEFAULT_SILENCE_DB = -60.0
 DEFAULT_VAL_FRACTION = 0.1
 PNG_COMPRESS_LEVEL = 1  # zlib level 1: ~1.5x faster than PIL's 6, files ~3 % larger
 DEFAULT_PEAK_DB = -1.0  # each file's sample peak is brought to this level (None: keep levels)
-MAX_GAIN_DB = 40.0  # never lift near-silence into the tile range
 LONG_FILE_S = 600.0  # longer files are decoded a few clips at a time to bound memory
 CLIPS_PER_READ = 15
 SAVE_EVERY_S = 5.0
@@ -111,17 +111,6 @@ def _read_chunks(path: Path, spec: SpectrogramSpec, duration_s: float):
             start_s,
         )
         start_clip += CLIPS_PER_READ
-
-
-def peak_gain_db(peak: float, peak_db: float | None) -> float:
-    """Gain (dB) that brings a file's sample peak to ``peak_db`` dBFS (0 when None or silent).
-
-    Why: the spec's dB range is fixed, so a quiet recording (peak -20 dBFS) would
-    lose its quietest ~20 dB below the floor; normalising uses the whole range.
-    """
-    if peak_db is None or peak <= 0.0:
-        return 0.0
-    return float(min(MAX_GAIN_DB, peak_db - 20.0 * np.log10(peak)))
 
 
 def process_file(job: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import sys
 import tempfile
 import time
@@ -294,7 +295,7 @@ def bf16_numerics(spec, net_cfg, device) -> dict:
         "worst_term": max(rel, key=rel.get),
         "grad_cosine": float(torch.nn.functional.cosine_similarity(g16, g32, dim=0)),
         "grad_rel_err": float((g16 - g32).norm() / g32.norm()),
-        "finite": all(map(lambda v: v == v and abs(v) != float("inf"), t16.values())),
+        "finite": all(math.isfinite(v) for v in t16.values()),
     }
 
 

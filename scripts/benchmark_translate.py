@@ -28,11 +28,12 @@ import torch  # noqa: E402
 
 from cyclegan_audio import audio  # noqa: E402
 from cyclegan_audio.checkpoint import load_generator, make_meta  # noqa: E402
-from cyclegan_audio.cli.translate import hop_frames  # noqa: E402
 from cyclegan_audio.inference import (  # noqa: E402
     DEFAULT_CHUNK_SECONDS,
+    DEFAULT_TILE_OVERLAP,
     CompiledGenerator,
     default_batch_size,
+    overlap_hop,
     translate_file,
 )
 from cyclegan_audio.networks import NetworkConfig, build_generator  # noqa: E402
@@ -79,7 +80,9 @@ def main() -> int:
     p.add_argument("--ngf", type=int, default=NetworkConfig.ngf)
     p.add_argument("--n-blocks", type=int, default=NetworkConfig.n_blocks)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--tile-overlap", type=float, default=0.5, help="as translate.py's")
+    p.add_argument(
+        "--tile-overlap", type=float, default=DEFAULT_TILE_OVERLAP, help="as translate.py's"
+    )
     p.add_argument("--compile", action="store_true", help="as translate.py's")
     p.add_argument(
         "--workdir", type=Path, default=None, help="keep files here (default: a temp dir)"
@@ -124,7 +127,7 @@ def main() -> int:
         t0, c0 = time.perf_counter(), time.process_time()
         translate_file(inp, out, g, spec, chunk_seconds=a.chunk_seconds, timings=timings,
                        n_iter=a.n_iter, batch_size=a.batch_size, device=a.device, progress=True,
-                       hop_frames=hop_frames(spec, a.tile_overlap))  # fmt: skip
+                       hop_frames=overlap_hop(spec, a.tile_overlap))  # fmt: skip
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         timings["other (read, loudness, scratch)"] = wall - sum(timings.values())
         print(

@@ -45,31 +45,48 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoints", nargs="+", type=Path)
     p.add_argument("--data", type=Path, required=True, help="the prepared folder trained on")
     p.add_argument("--n-val-tiles", type=int, default=RunConfig.n_val_tiles, help="per domain")
+    p.add_argument(
+        "--pick",
+        choices=("spread", "first"),
+        default="spread",
+        help="which val tiles: spread over the recordings (training's choice) or the first N "
+        "in manifest order (the old choice, to compare)",
+    )
     p.add_argument("--subsets", type=int, default=0, help="also score K random subsets")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = p.parse_args(argv)
     dm = TileDataModule(a.data, num_workers=0, n_val_tiles=a.n_val_tiles)
-    every = {
-        d: dm.manifest.tile_paths(d, "val") or dm.manifest.tile_paths(d, "train") for d in "AB"
-    }
-    tiles = {d: torch.stack([load_tile(q, dm.spec) for q in every[d]]) for d in "AB"}
-    chosen = {d: [every[d].index(q) for q in dm.val_paths[d]] for d in "AB"}
+
+    def stack(paths: list[Path]) -> torch.Tensor:
+        return torch.stack([load_tile(q, dm.spec) for q in paths])
+
+    picked = (
+        dm.val_paths if a.pick == "spread" else {d: dm.val_pool(d)[: a.n_val_tiles] for d in "AB"}
+    )
+    chosen = [stack(picked[d]) for d in "AB"]
+    pool = {d: dm.val_pool(d) for d in "AB"} if a.subsets else {}
     rng = np.random.default_rng(a.seed)
-    print(f"{'checkpoint':48s} {'step':>7s} {'score':>7s}  (n = {a.n_val_tiles} per domain)")
+    draws = [  # the same random subsets for every checkpoint
+        [stack(list(rng.choice(pool[d], min(a.n_val_tiles, len(pool[d])), replace=False)))
+         for d in "AB"]
+        for _ in range(a.subsets)
+    ]  # fmt: skip
+    print(
+        f"{'checkpoint':48s} {'step':>7s} {'score':>7s} {'recorded':>9s}  "
+        f"(n = {a.n_val_tiles} per domain, {a.pick}; recorded = val/score saved during training)"
+    )
     for path in a.checkpoints:
         model, meta = load_model(path, a.device)
-        res = model.score_tiles(tiles["A"][chosen["A"]], tiles["B"][chosen["B"]])
-        line = f"{str(path):48s} {meta.get('generator_steps', '?')!s:>7s} {res['score']:7.3f}"
-        if a.subsets:
-            n = {d: min(a.n_val_tiles, len(every[d])) for d in "AB"}
-            draws = [
-                model.score_tiles(
-                    *(tiles[d][rng.choice(len(every[d]), n[d], replace=False)] for d in "AB")
-                )["score"]
-                for _ in range(a.subsets)
-            ]
-            line += f"  random subsets: {np.mean(draws):.3f} ± {np.std(draws):.3f} ({a.subsets})"
+        line = f"{str(path):48s} {meta.get('generator_steps', '?')!s:>7s} "
+        recorded = (meta.get("val_score") or {}).get("score")
+        line += f"{model.score_tiles(*chosen)['score']:7.3f} "
+        line += f"{recorded:9.3f}" if recorded is not None else f"{'-':>9s}"
+        if draws:
+            scores = [model.score_tiles(*pair)["score"] for pair in draws]
+            line += (
+                f"  random subsets: {np.mean(scores):.3f} ± {np.std(scores):.3f} ({len(scores)})"
+            )
         print(line, flush=True)
     return 0
 

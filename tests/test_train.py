@@ -339,6 +339,7 @@ def test_score_checkpoints_rescores_as_validation_did(trained, capsys):
     assert mod.main(["--data", str(data), str(ckpt), "--subsets", "2"]) == 0
     line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(str(ckpt))][0]
     assert float(line.split()[2]) == pytest.approx(recorded, abs=5.1e-4)  # printed to 3 places
+    assert float(line.split()[3]) == pytest.approx(recorded, abs=5.1e-4)  # the saved figure
     assert "random subsets:" in line
     assert mod.main(["--data", str(data), str(run_dir / "missing.ckpt")]) == 2
 

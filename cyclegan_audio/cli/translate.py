@@ -15,7 +15,14 @@ from pathlib import Path
 
 from ..checkpoint import DIRECTIONS, load_translation
 from ..errors import AudioError, CycleGanAudioError
-from ..inference import DEFAULT_CHUNK_SECONDS, PHASE_INITS, CompiledGenerator, translate_file
+from ..inference import (
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_TILE_OVERLAP,
+    PHASE_INITS,
+    CompiledGenerator,
+    overlap_hop,
+    translate_file,
+)
 from ..phase import DEFAULT_N_ITER
 from . import user_errors
 
@@ -31,7 +38,7 @@ class TranslateArgs:
     device: str = "auto"
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS
     batch_size: int | None = None
-    tile_overlap: float = 0.5
+    tile_overlap: float = DEFAULT_TILE_OVERLAP
     compile: bool = False
 
 
@@ -60,7 +67,7 @@ def parse_args(argv: list[str] | None) -> TranslateArgs:
     p.add_argument(
         "--tile-overlap",
         type=float,
-        default=0.5,
+        default=DEFAULT_TILE_OVERLAP,
         help="share of a tile its neighbour overlaps (0.5 = half-tile hop, as designed; "
         "0.25 or 0 run the generator 1.5x or 2x less, see README Performance)",
     )
@@ -110,11 +117,6 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def hop_frames(spec, overlap: float) -> int:
-    """Tile hop in frames for an overlap share: 0.5 -> half a tile, 0 -> a whole tile."""
-    return max(1, round(spec.tile_frames * (1.0 - overlap)))
-
-
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             inp, out, generator, spec,
             chunk_seconds=args.chunk_seconds, protect=tuple(args.inputs), progress=True,
             phase_init=args.phase, n_iter=args.n_iter, device=device, batch_size=args.batch_size,
-            input_peak_db=input_peak_db, hop_frames=hop_frames(spec, args.tile_overlap),
+            input_peak_db=input_peak_db, hop_frames=overlap_hop(spec, args.tile_overlap),
         )  # fmt: skip
         print(f"{inp} -> {out}", file=sys.stderr)
     return 0
