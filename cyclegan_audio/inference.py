@@ -191,8 +191,8 @@ class CompiledGenerator(torch.nn.Module):
     """A generator run through ``torch.compile`` for inference, eager if compiling fails.
 
     Weights are frozen into the compiled graph (inductor ``freezing``: constant folding and
-    pre-packed convolution weights), measured 1.4x faster per 512x512 tile on a 2-core CPU
-    (4.37 -> 3.07 s) after a one-off ~25-35 s compile. A machine without a working compiler
+    pre-packed convolution weights): 1.1-1.3x faster per 512x512 tile on a 2-core CPU
+    after a one-off 15-35 s compile (scripts/benchmark_generator.py). A machine without a working compiler
     (no C++ toolchain, an unsupported GPU) gets one warning line and the eager generator.
     """
 

@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None) -> TranslateArgs:
     p.add_argument(
         "--compile",
         action="store_true",
-        help="torch.compile the generator: ~30 s once, then ~1.4x faster tiles on CPU "
+        help="torch.compile the generator: 15-35 s once, then 1.1-1.3x faster tiles on CPU "
         "(worth it from about a minute of audio)",
     )
     a = p.parse_args(argv)
