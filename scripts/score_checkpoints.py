@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from cyclegan_audio.checkpoint import read_checkpoint  # noqa: E402
-from cyclegan_audio.cli import user_errors  # noqa: E402
+from cyclegan_audio.cli import int_at_least, user_errors  # noqa: E402
 from cyclegan_audio.data import TileDataModule, load_tile  # noqa: E402
 from cyclegan_audio.errors import CheckpointError  # noqa: E402
 from cyclegan_audio.model import CycleGan  # noqa: E402
@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoints", nargs="+", type=Path)
     p.add_argument("--data", type=Path, required=True, help="the prepared folder trained on")
-    p.add_argument("--n-val-tiles", type=int, default=RunConfig.n_val_tiles, help="per domain")
+    p.add_argument(
+        "--n-val-tiles", type=int_at_least(2), default=RunConfig.n_val_tiles, help="per domain"
+    )
     p.add_argument(
         "--pick",
         choices=("spread", "first"),
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         help="which val tiles: spread over the recordings (training's choice) or the first N "
         "in manifest order (the old choice, to compare)",
     )
-    p.add_argument("--subsets", type=int, default=0, help="also score K random subsets")
+    p.add_argument("--subsets", type=int_at_least(0), default=0, help="also score K random subsets")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = p.parse_args(argv)

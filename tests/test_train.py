@@ -356,3 +356,12 @@ def test_keep_epochs_keeps_a_checkpoint_of_every_epoch(tmp_path):
         for n in names[1:4]
     ]
     assert steps == [4, 8, 12]
+
+
+@pytest.mark.parametrize("flag, value", [("--n-val-tiles", "1"), ("--sync-every", "0")])
+def test_counts_out_of_range_are_one_line_usage_errors(tmp_path, capsys, flag, value):
+    with pytest.raises(SystemExit) as e:
+        train.main(["--data", str(tmp_path), flag, value])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"argument {flag}: must be at least" in err
+    assert "Traceback" not in err

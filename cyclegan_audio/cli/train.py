@@ -17,7 +17,7 @@ from ..callbacks import LOGGERS
 from ..model import TrainConfig
 from ..networks import NetworkConfig
 from ..training import RunConfig, run_training
-from . import user_errors
+from . import int_at_least, user_errors
 
 _T, _N = TrainConfig(), NetworkConfig()
 
@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also keep a checkpoint of every epoch (epoch-NNN.ckpt) to evaluate or listen to",
     )
-    mon.add_argument("--n-val-tiles", type=int, default=RunConfig.n_val_tiles, help="per domain")
+    mon.add_argument(
+        "--n-val-tiles", type=int_at_least(2), default=RunConfig.n_val_tiles, help="per domain"
+    )
     mon.add_argument(
         "--log-media-every",
         type=int,
@@ -84,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     mon.add_argument("--no-progress-bar", action="store_true")
     mon.add_argument(
         "--sync-every",
-        type=int,
+        type=int_at_least(1),
         default=None,
         help="batches between host reads of GPU values (progress bar, NaN check); "
         "default: 1 on CPU, --log-every on GPU",
