@@ -19,12 +19,12 @@ test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check cyclegan_audio scripts tests
-	$(VENV)/bin/ruff format --check cyclegan_audio scripts tests
+	$(VENV)/bin/ruff check cyclegan_audio scripts benchmarks tests
+	$(VENV)/bin/ruff format --check cyclegan_audio scripts benchmarks tests
 
 format: setup
-	$(VENV)/bin/ruff format cyclegan_audio scripts tests
-	$(VENV)/bin/ruff check --fix cyclegan_audio scripts tests
+	$(VENV)/bin/ruff format cyclegan_audio scripts benchmarks tests
+	$(VENV)/bin/ruff check --fix cyclegan_audio scripts benchmarks tests
 
 demo: setup
 	$(PY) scripts/demo.py

@@ -17,7 +17,7 @@ from . import spectrogram as S
 from .spec import SpectrogramSpec
 
 # 100 iterations (measured on 20 s violin clips, random init, see
-# scripts/benchmark_phase.py): 32 -> 64 -> 100 -> 128 iterations give log-spectral
+# benchmarks/benchmark_phase.py): 32 -> 64 -> 100 -> 128 iterations give log-spectral
 # distance ~1.6 -> 1.25 -> 1.1 -> 1.05 dB; past 100 each extra second buys < 0.05 dB.
 # With init="pghi" 32 iterations already come within ~0.1 dB of this.
 DEFAULT_N_ITER = 100

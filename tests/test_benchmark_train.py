@@ -1,4 +1,4 @@
-"""scripts/benchmark_train.py runs end to end on CPU with --tiny (GPU figures come from elsewhere)."""
+"""benchmarks/benchmark_train.py runs end to end on CPU with --tiny (GPU figures come from elsewhere)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_train.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "benchmark_train.py"
 
 
 @pytest.mark.slow

@@ -150,7 +150,7 @@ def test_bad_arguments_are_refused(spec):
 
 
 def _benchmark():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_phase.py"
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "benchmark_phase.py"
     module_spec = importlib.util.spec_from_file_location("benchmark_phase", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark our fast Griffin-Lim against librosa.griffinlim, and measure restore quality.
 
-    python scripts/benchmark_phase.py [--input CLIP] [--iters 32 100] [--threads 1]
+    python benchmarks/benchmark_phase.py [--input CLIP] [--iters 32 100] [--threads 1]
 
 Part 1: on a 20 s clip at the default spec, ours vs librosa (momentum 0.99,
 same n_fft/hop/window/center, pad_mode constant, random init, equal iterations):

@@ -25,8 +25,8 @@ FLOPs per tile are counted with ``torch.utils.flop_counter`` on one fp32 step at
 (convolutions and matmuls, forward + backward). Model FLOP utilisation =
 tiles/s x FLOPs/tile / ``--peak-tflops`` (default: the GPU's dense bf16 peak for H100/H200).
 
-    scripts/benchmark_train.py                  # GPU: default model, all configurations
-    scripts/benchmark_train.py --tiny --steps 3 # CPU smoke test: tiny spec and networks
+    benchmarks/benchmark_train.py                  # GPU: default model, all configurations
+    benchmarks/benchmark_train.py --tiny --steps 3 # CPU smoke test: tiny spec and networks
 """
 
 from __future__ import annotations

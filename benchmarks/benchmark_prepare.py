@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time `prepare` on ~1 hour of synthetic audio (default spec) and a no-op second run.
 
-    python scripts/benchmark_prepare.py [--files 180] [--seconds 20] [--workers 2]
+    python benchmarks/benchmark_prepare.py [--files 180] [--seconds 20] [--workers 2]
 
 Files are 44.1 kHz 16-bit WAV (so resampling is part of the work), half in each
 domain, written to a temporary folder that is removed afterwards.

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Real-time factor and peak memory of `translate` (the CLI's code path: file in, file out).
 
-    scripts/benchmark_translate.py                       # 60 s input, default model/overlap/iterations
-    scripts/benchmark_translate.py --seconds 3600 --memory   # peak RSS of a 1-hour file (runs long)
+    benchmarks/benchmark_translate.py                       # 60 s input, default model/overlap/iterations
+    benchmarks/benchmark_translate.py --seconds 3600 --memory   # peak RSS of a 1-hour file (runs long)
 
 RTF = processing seconds / audio seconds, split into generator, stitching (tile
 cutting + blending), phase (Griffin-Lim), resampling, STFT and final I/O. The

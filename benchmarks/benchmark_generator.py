@@ -3,8 +3,8 @@
 generator (eager and torch.compile'd), its 3x3 residual convolution alone, and the best
 large matrix product, each as seconds and GFLOP/s.
 
-    python scripts/benchmark_generator.py            # default generator, this machine's threads
-    python scripts/benchmark_generator.py --no-compile
+    python benchmarks/benchmark_generator.py            # default generator, this machine's threads
+    python benchmarks/benchmark_generator.py --no-compile
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ of the content and of the output after phase reconstruction, pitch agreement
 with the content (pYIN) and with the notes in meta.json, and the log-spectral
 distance to the ground truth beside the identity's (the content itself).
 
-    OMP_NUM_THREADS=2 python scripts/benchmark_stylize.py --data ../shared/data/violin_guitar
+    OMP_NUM_THREADS=2 python benchmarks/benchmark_stylize.py --data ../shared/data/violin_guitar
 """
 
 from __future__ import annotations
