@@ -8,6 +8,8 @@ the format version, package version, spectrogram spec and network sizes, so
 
 from __future__ import annotations
 
+import errno
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,9 @@ from .spec import SpectrogramSpec
 CHECKPOINT_FORMAT_VERSION = 1
 META_KEY = "cyclegan_audio"
 DIRECTIONS = ("AtoB", "BtoA")
+# Reading failed for a reason outside the file (any other OSError means a damaged file:
+# torch raises EINVAL for a zip archive cut short).
+_ENVIRONMENT_ERRNOS = (errno.EACCES, errno.EPERM, errno.EIO, errno.ENOENT)
 
 
 def make_meta(spec: SpectrogramSpec, net: NetworkConfig, **extra: Any) -> dict[str, Any]:
@@ -70,16 +75,42 @@ def read_meta(
 
 
 def load_raw(path: str | Path) -> dict[str, Any]:
-    """The whole checkpoint dict on the CPU; a missing or unreadable file is a CheckpointError."""
+    """The whole checkpoint dict on the CPU; a missing, damaged or unsafe file is a CheckpointError.
+
+    Loaded with ``weights_only=True``: tensors and plain data only, so a downloaded
+    file cannot run code. Our checkpoints (Lightning's best/last included) hold
+    nothing else; Lightning's AttributeDict could not be allowed anyway (the
+    weights-only unpickler refuses items set on dict subclasses).
+    """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint not found")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=False)
+        return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
+            raise CheckpointError(f"{path}: cannot read checkpoint ({exc.strerror})") from None
+        unsafe = _unsafe_globals(path) if isinstance(exc, pickle.UnpicklingError) else []
+        if unsafe:
+            raise CheckpointError(
+                f"{path}: refusing to load: the file holds Python objects that are not tensors "
+                f"or plain data ({', '.join(unsafe[:5])}), and loading them could run code "
+                "from the file; a cyclegan-audio checkpoint never holds them"
+            ) from None
         raise CheckpointError(
-            f"{path}: cannot read checkpoint ({str(exc).splitlines()[0][:200]})"
+            f"{path}: not a readable checkpoint: the file is damaged, incomplete (an interrupted "
+            "copy or download?) or not a PyTorch checkpoint; copy it again or use another"
         ) from None
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    """Names of the non-allow-listed Python types pickled in a checkpoint ([] if unknown)."""
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception:  # noqa: BLE001 - a damaged file: the caller's generic message says so
+        return []
 
 
 def read_checkpoint(path: str | Path) -> CheckpointInfo:
