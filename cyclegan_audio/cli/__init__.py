@@ -11,7 +11,11 @@ from ..errors import CycleGanAudioError
 
 
 def user_errors(fn: Callable[..., int]) -> Callable[..., int]:
-    """Turn a user error into one line on stderr and exit code 2; never a traceback."""
+    """Turn a user error into one line on stderr and exit code 2; never a traceback.
+
+    An error of the environment no library code turned into a message (disk full, a
+    read-only file system, no permission) is one line too, naming the path, exit code 1.
+    """
 
     @functools.wraps(fn)
     def wrapper(argv: list[str] | None = None) -> int:
@@ -20,6 +24,9 @@ def user_errors(fn: Callable[..., int]) -> Callable[..., int]:
         except CycleGanAudioError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except OSError as exc:
+            print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+            return 1
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
@@ -40,3 +47,9 @@ def int_at_least(low: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def describe_os_error(exc: OSError) -> str:
+    """ "<path>: <reason>" for an OSError, e.g. "out/a.wav: No space left on device"."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{exc.filename}: {reason}" if exc.filename else reason

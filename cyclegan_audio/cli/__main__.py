@@ -18,11 +18,18 @@ VERBS = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in VERBS:
+    if argv and argv[0] not in VERBS and argv[0] not in ("-h", "--help"):
+        print(
+            f"error: unknown command {argv[0]!r}; one of: {', '.join(VERBS)} "
+            "(cyclegan-audio --help)",
+            file=sys.stderr,
+        )
+        return 2
+    if not argv or argv[0] in ("-h", "--help"):
         print("usage: cyclegan-audio <verb> [options]\n\nverbs:")
         for verb, text in VERBS.items():
             print(f"  {verb:15s} {text}")
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+        return 0 if argv else 2
     module = importlib.import_module(f"cyclegan_audio.cli.{argv[0].replace('-', '_')}")
     return module.main(argv[1:])
 

@@ -11,7 +11,7 @@ from . import user_errors
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="evaluate",
+        prog="cyclegan-audio evaluate",
         description="Translate a paired test set (or take translated files) and score pitch accuracy, "
         "target-style share and log-spectral distance against identity and ground truth.",
     )

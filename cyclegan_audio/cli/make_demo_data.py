@@ -10,7 +10,7 @@ from . import user_errors
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="make-demo-data",
+        prog="cyclegan-audio make-demo-data",
         description="Synthesise domain A (breathy pipe with vibrato) and domain B (plucked string) "
         "from random melodies: unpaired train/A, train/B, a paired test set and meta.json.",
     )
