@@ -11,7 +11,8 @@ would all come from one recording: on the violin set the first 16 scored 0.727 w
 random 16-tile subsets of the same checkpoint score 0.481 +- 0.081; see
 scripts/score_checkpoints.py --pick first). A
 domain with no val tiles falls back to its train tiles, with a warning. Two loaders,
-A then B, unshuffled.
+A then B, unshuffled. The score compares tile statistics, so each domain needs at least
+``MIN_VAL_TILES``; that, and every listed tile being on disk, is checked before training.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from . import image_io
 from .errors import ManifestError
 from .manifest import Manifest
 from .spec import SpectrogramSpec
+
+MIN_VAL_TILES = 2  # per domain: the score's feature statistics need two tiles
 
 
 def load_tile(path: Path, spec: SpectrogramSpec) -> torch.Tensor:
@@ -105,7 +108,26 @@ class TileDataModule(pl.LightningDataModule):
                 raise ManifestError(
                     f"{self.data_dir}: domain {domain} has no training tiles; re-run prepare"
                 )
+        self._check_tiles_on_disk()
         self.val_paths = {d: self._val_paths(d) for d in ("A", "B")}
+        for domain, paths in self.val_paths.items():
+            if len(paths) < MIN_VAL_TILES:
+                raise ManifestError(
+                    f"{self.data_dir}: domain {domain} has {len(paths)} validation tile; the "
+                    f"validation score needs at least {MIN_VAL_TILES} per domain: prepare more "
+                    "audio, a larger --val-fraction, or longer files"
+                )
+
+    def _check_tiles_on_disk(self) -> None:
+        """Every tile the manifest lists exists: a missing one would stop training mid-epoch."""
+        missing = [
+            t.path for t in self.manifest.tiles if not (self.manifest.root / t.path).is_file()
+        ]
+        if missing:
+            raise ManifestError(
+                f"{self.data_dir}: {len(missing)} of {len(self.manifest.tiles)} tiles listed in "
+                f"the manifest are missing on disk (first: {missing[0]}); re-run prepare"
+            )
 
     def val_pool(self, domain: str) -> list[Path]:
         """Every tile validation may draw from: the val split, or the train split if empty."""

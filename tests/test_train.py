@@ -365,3 +365,24 @@ def test_counts_out_of_range_are_one_line_usage_errors(tmp_path, capsys, flag, v
     err = capsys.readouterr().err
     assert e.value.code == 2 and f"argument {flag}: must be at least" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("n_val", [(1, 2), (2, 1)])
+def test_one_val_tile_in_a_domain_is_refused_before_training(tmp_path, capsys, n_val):
+    data = make_prepared(tmp_path / "data", n_val=n_val)
+    assert run_main(data, tmp_path / "ck", "--max-steps", "1") == 2
+    err = capsys.readouterr().err
+    domain = "A" if n_val[0] == 1 else "B"
+    assert f"domain {domain} has 1 validation tile" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "ck").exists()
+
+
+def test_tiles_missing_on_disk_are_refused_before_training(tmp_path, capsys):
+    data = make_prepared(tmp_path / "data")
+    (data / "B" / "train" / "001.png").unlink()
+    assert run_main(data, tmp_path / "ck", "--max-steps", "1") == 2
+    err = capsys.readouterr().err
+    assert (
+        "1 of 11 tiles listed in the manifest are missing on disk (first: B/train/001.png)" in err
+    )
+    assert len(err.strip().splitlines()) == 1
