@@ -22,7 +22,7 @@ from . import metrics as M
 from .audio import AUDIO_EXTENSIONS, find_audio_files, load, load_with_rate, save
 from .domain_classifier import train_domain_classifier
 from .errors import CycleGanAudioError
-from .report import format_table, score_table, write_picture, write_report
+from .report import describe_checkpoint, format_table, score_table, write_picture, write_report
 from .spec import SpectrogramSpec
 
 SYSTEMS = ("identity", "model", "baseline", "ground_truth")
@@ -224,7 +224,12 @@ def evaluate(cfg: EvalConfig) -> dict:
                 save(out_dir / audio_rel, y, sr)
             pic_rel = f"media/{pair.slug}.{s}.png"
             write_picture(out_dir / pic_rel, y, sr)
-            entry["media"][s] = {"audio": audio_rel, "picture": pic_rel}
+            entry["media"][s] = {
+                "audio": audio_rel,
+                "picture": pic_rel,
+                "n_samples": int(y.size),
+                "sample_rate": sr,
+            }
         files[pair.name] = entry
 
     means = {
@@ -241,6 +246,8 @@ def evaluate(cfg: EvalConfig) -> dict:
         "mean": means,
         "files": files,
         "seconds": round(time.perf_counter() - t0, 1),
+        "checkpoint": describe_checkpoint(cfg.ckpt) if cfg.ckpt is not None else None,
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
     }
     results = _clean(results)
     (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")

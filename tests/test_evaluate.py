@@ -66,6 +66,9 @@ def test_translated_folder_scores_between_floor_and_ceiling(data, tmp_path, caps
     assert mean["identity"]["pitch_accuracy"] > 0.9 and mean["ground_truth"]["pitch_accuracy"] > 0.9
     links = _links_exist(out / "report.html")
     assert len(links) == 2 * 3 * 2  # picture + audio, 3 systems, 2 files
+    page = (out / "report.html").read_text()
+    assert f"Translations from <code>{translated}</code>" in page and results["date"] in page
+    assert " · " not in page  # no unlabelled score lines under the pictures: the tables say it
 
 
 def test_checkpoint_is_translated_and_source_pitch_used_without_notes(data, tmp_path):
@@ -86,7 +89,50 @@ def test_checkpoint_is_translated_and_source_pitch_used_without_notes(data, tmp_
         assert (out / "media" / f"{name}.model.wav").is_file()
     model = results["mean"]["model"]
     assert model["lsd_db"] > 0.0 and 0.0 <= model["target_share"] <= 1.0
+    assert results["checkpoint"]["run"] == "run" and results["checkpoint"]["epoch"] is None
     _links_exist(out / "report.html")
+    page = (out / "report.html").read_text()
+    assert "Checkpoint: run <code>run</code>, best.ckpt (" in page and "epoch" not in page
+
+
+def test_report_names_checkpoint_domains_date_and_labels_picture_axes(tmp_path):
+    from cyclegan_audio.report import describe_checkpoint, write_report
+
+    ckpt = tmp_path / "vg128" / "best.ckpt"
+    ckpt.parent.mkdir()
+    meta = make_meta(tiny_spec(), tiny_config(), generator_steps=5004, val_score={"score": 0.644})
+    torch.save({META_KEY: meta, "state_dict": {}, "epoch": 12}, ckpt)  # Lightning's "epoch"
+    info = describe_checkpoint(ckpt)
+    assert (info["run"], info["file"], info["epoch"]) == ("vg128", "best.ckpt", 12)
+    assert info["val_score"] == 0.644 and info["generator_steps"] == 5004
+    systems = ["identity", "model"]
+    scores = {"pitch_accuracy": 0.9, "target_share": 1.0, "lsd_db": 7.0}
+    media = {
+        s: {
+            "audio": f"{s}.wav",
+            "picture": f"{s}.png",
+            "n_samples": 3 * 16000,
+            "sample_rate": 16000,
+        }
+        for s in systems
+    }
+    results = {
+        "config": {"direction": "AtoB", "test_dir": "t", "train_dir": "sets/vg/train"},
+        "systems": systems,
+        "pitch_reference": "notes",
+        "classifier": {"holdout_accuracy": 1.0},
+        "mean": {s: scores for s in systems},
+        "files": {"pair_000.wav": {"scores": {s: scores for s in systems}, "media": media}},
+        "checkpoint": info,
+        "date": "2026-11-29 10:00 UTC",
+    }
+    page = write_report(results, tmp_path).read_text()
+    assert "run <code>vg128</code>, best.ckpt, epoch 12, 5004 generator steps" in page
+    assert "val score 0.644" in page and "written 2026-11-29 10:00 UTC" in page
+    assert "A = <code>sets/vg/train/A</code> → B = <code>sets/vg/train/B</code>" in page
+    for label in (">0 s<", ">1.5 s<", ">3 s<", ">0.5 kHz<", ">8 kHz<"):  # 3 s at 16 kHz
+        assert page.count(label) == len(systems), label
+    assert " · " not in page
 
 
 def test_user_mistakes_are_one_line(data, tmp_path, capsys):
