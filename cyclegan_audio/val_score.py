@@ -1,39 +1,42 @@
 """Objective validation score that picks the best epoch (lower is better).
 
 After every epoch the fixed validation tiles are translated both ways (A -> B -> A
-and B -> A -> B) and scored in a FIXED, deterministic feature space that needs no
-download:
+and B -> A -> B). Every term is put on one scale by two reference points, so no
+term needs a hand-tuned weight:
 
-* features of a tile (B, 1, F, T) on [-1, 1] -> (B, 192):
-  - spectral envelope: the tile on [0, 1] averaged into 32 frequency bands, then
-    the mean and the standard deviation over time of each band (64 numbers: timbre
-    and its movement);
-  - texture: a 3-layer random-weight CNN (seed 0, He-normal, ReLU, strides 2) whose
-    64 last-layer channels are mean- and std-pooled over frequency and time (128).
-  Features are standardised with the mean/std of the REAL val tiles of both domains
-  (std floored at 0.1 x its median, z clipped to +-10), which are fixed, so scores
-  of different epochs are comparable and a degenerate feature cannot dominate.
-* domain term, per direction: ``mmd_ab = MMD(fake_b, real_b) / MMD(real_a, real_b)``,
-  the unbiased squared maximum mean discrepancy (a kernel distance like KID, but
-  with a bounded Gaussian kernel whose bandwidth is the median distance between
-  the real val tiles, so fixed) between translations and real target tiles,
-  relative to the distance the untranslated source has (denominator floored at
-  1e-3). 1 = no closer to B than the input, 0 = indistinguishable from real B.
-* content terms, per direction: ``cycle_l1`` = mean |rec - real| on the [-1, 1]
-  scale, and ``1 - env_corr`` where env_corr is the Pearson correlation over time
-  of the frame loudness envelope (mean level per frame) of source and translation
-  (rhythm and onsets must survive translation).
+* **domain** (per direction, ``domain_ab``, ``domain_ba``): 1 = the untranslated
+  input, 0 = real target tiles. Each tile is described by 192 fixed features (32-band
+  spectral-envelope mean and std over time; mean/std pooling of a seeded random-weight
+  3-layer CNN), standardised with the real val tiles of both domains. A shrinkage
+  linear discriminant (LDA, within-class covariance shrunk halfway to a multiple of
+  the identity) fitted on the real val tiles of A and B gives the one direction that
+  separates the two domains; translations and real tiles are projected onto it and
+  ``domain_ab = W1(fake_b, real_b) / W1(real_a, real_b)``, W1 the 1-D Wasserstein
+  distance between the projected sets of tiles. Deterministic, closed form, refitted
+  from the same real tiles at every validation (so epochs are comparable).
+* **content** (per direction, averaged over both): 0 = the untranslated input (which
+  keeps all content), 1 = chance, the value when each translation is replaced by an
+  unrelated real tile (every pairing of real source and real target tiles):
+  - ``pitch``: share of the source's louder frames whose pitch contour the translation
+    keeps within 50 cents after removing the tile's median transposition (octaves
+    folded): a voice may change register, a melody must keep its shape. Frame pitch by
+    subharmonic summation on the tile (8 harmonics, 60-1200 Hz, quarter-semitone grid).
+  - ``onset``: Pearson correlation over time of the spectral-flux onset envelopes
+    (sum over bins of the positive frame-to-frame rise of the [0, 1] log magnitude,
+    3-frame moving average) of source and translation: rhythm and attacks must survive,
+    while the loudness envelope between attacks may change (sustained -> struck).
+  - ``cycle``: mean |rec - real| on 2 x 2 average-pooled tiles, relative to the mean
+    |real_i - real_j| between distinct real tiles of the same domain.
+  Relative terms are ``(1 - kept) / (1 - kept_by_chance)`` for pitch and onset and
+  ``l1 / l1_by_chance`` for cycle; chance denominators are floored (0.1, 1e-3) so a
+  val set without melody or rhythm cannot blow a term up.
 
-* pitch term, per direction (when the spec is known): ``pitch_match`` = share of the
-  source's louder frames whose pitch survives translation within 50 cents, octaves
-  folded (an octave shift, as between voices, is allowed). Pitch per frame from the
-  magnitude by subharmonic summation (8 harmonics, 60-1200 Hz, quarter-semitone grid).
-  Added after measuring that the score without it did not rank the demo's 12 epochs
-  by the benchmark (Spearman 0.09 with pitch error; README).
-
-``score = mean over directions of (mmd_rel + cycle_l1 + (1 - env_corr) + (1 - pitch_match))``.
-Cost: two generator passes per val tile and a tiny CNN: for the default 32 tiles of
-512 x 512 per domain about 50 TFLOP per validation (counted, not timed on a GPU yet).
+``score = mean(domain_ab, domain_ba) + mean(pitch, onset, cycle)`` (pitch only when the
+spec is known): 0 = target-like and content kept; doing nothing scores 1, and so does
+replacing the input by real target audio. Raw values are reported beside the relative
+terms: ``pitch_kept``, ``onset_corr``, ``cycle_l1`` and ``domain_sep`` (distance of the
+two real domains' means along the discriminant in pooled standard deviations; near 0
+means the features cannot tell the val domains apart and the domain term is noise).
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ from .spec import SpectrogramSpec
 FEATURE_SEED = 0
 N_BANDS = 32
 Z_CLIP = 10.0  # standardised features are clipped to +-Z_CLIP
+LDA_SHRINKAGE = 0.5  # within-class covariance shrunk this far towards a multiple of I
+CYCLE_POOL = 2  # tiles are average-pooled by this factor (both axes) for the cycle term
+FLUX_SMOOTH_FRAMES = 3
+CHANCE_FLOOR = 0.1  # floor of (1 - kept by chance) for the pitch and onset terms
 
 
 class RandomFeatures(nn.Module):
@@ -88,34 +95,32 @@ def tile_features(x: torch.Tensor, cnn: RandomFeatures) -> torch.Tensor:
     return torch.cat([envelope_features(x), cnn(x)], dim=1)
 
 
-def envelope_corr(src: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """Per tile Pearson correlation of the frame loudness envelopes, (B, 1, F, T) x2 -> (B,)."""
-    a = src.float().mean(dim=(1, 2))
-    b = out.float().mean(dim=(1, 2))
-    a = a - a.mean(-1, keepdim=True)
-    b = b - b.mean(-1, keepdim=True)
-    den = (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-8)
-    return (a * b).sum(-1) / den
+# ---- domain term ----
+def lda_direction(za: torch.Tensor, zb: torch.Tensor, shrinkage: float = LDA_SHRINKAGE):
+    """Shrinkage LDA direction (d,) separating features za (n, d) from zb (m, d), A -> B.
 
-
-def mmd(x: torch.Tensor, y: torch.Tensor, bandwidth: float) -> torch.Tensor:
-    """Unbiased MMD^2 with a Gaussian kernel exp(-|x-y|^2 / (2 bw^2)); x (n, d), y (m, d), n, m >= 2.
-
-    Bounded (at most 2), unlike KID's cubic kernel, so a far-off early epoch cannot
-    swamp the content terms.
+    w = ((1 - s) Sw + s tr(Sw)/d I)^-1 (mean_b - mean_a), Sw the pooled within-class
+    covariance; the shrinkage keeps it well-posed with fewer tiles than features.
     """
-    x, y = x.double(), y.double()
-
-    def k(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-torch.cdist(p, q).pow(2) / (2 * bandwidth**2))
-
-    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
-    n, m = x.shape[0], y.shape[0]
-    sxx = (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))
-    syy = (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
-    return sxx + syy - 2 * kxy.mean()
+    ca, cb = za - za.mean(0), zb - zb.mean(0)
+    n = za.shape[0] + zb.shape[0]
+    sw = (ca.T @ ca + cb.T @ cb) / max(n - 2, 1)
+    d = sw.shape[0]
+    scale = float(sw.diagonal().mean()) or 1.0
+    reg = (1 - shrinkage) * sw + shrinkage * scale * torch.eye(d, dtype=sw.dtype)
+    return torch.linalg.solve(reg, zb.mean(0) - za.mean(0))
 
 
+def wasserstein_1d(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Exact 1-D Wasserstein-1 distance between the empirical distributions of x (n,), y (m,)."""
+    x, y = x.double().sort().values, y.double().sort().values
+    grid = torch.cat([x, y]).sort().values
+    cdf_x = torch.searchsorted(x, grid[:-1], right=True) / x.numel()
+    cdf_y = torch.searchsorted(y, grid[:-1], right=True) / y.numel()
+    return ((cdf_x - cdf_y).abs() * grid.diff()).sum()
+
+
+# ---- content terms ----
 PITCH_HARMONICS = 8
 PITCH_RANGE_HZ = (60.0, 1200.0)
 PITCH_STEPS_PER_SEMITONE = 4
@@ -146,14 +151,56 @@ def frame_pitch(x: torch.Tensor, spec: SpectrogramSpec) -> torch.Tensor:
     return cand[salience.argmax(1)]
 
 
-def pitch_match(src: torch.Tensor, out: torch.Tensor, spec: SpectrogramSpec) -> torch.Tensor:
-    """Per tile share of the source's louder-than-average frames whose pitch the translation
-    keeps within PITCH_TOLERANCE_CENTS, octaves folded -> (B,)."""
-    level = src.float()[:, 0].mean(1)  # (B, T) mean frame level
-    loud = level > level.mean(1, keepdim=True)
-    cents = (1200 * torch.log2(frame_pitch(out, spec) / frame_pitch(src, spec))).abs() % 1200
-    near = torch.minimum(cents, 1200 - cents) < PITCH_TOLERANCE_CENTS
-    return (near & loud).float().sum(1) / loud.float().sum(1).clamp_min(1)
+def loud_frames(x: torch.Tensor) -> torch.Tensor:
+    """(B, 1, F, T) -> (B, T) float mask of frames louder than the tile's mean frame level."""
+    level = x.float()[:, 0].mean(1)
+    return (level > level.mean(1, keepdim=True)).float()
+
+
+def contour_kept(src_hz: torch.Tensor, out_hz: torch.Tensor, loud: torch.Tensor) -> torch.Tensor:
+    """Share of ``loud`` frames where the pitch contour of ``out_hz`` follows ``src_hz``.
+
+    All (..., T), broadcast. The median transposition out/src over the loud frames is
+    removed first; a frame is kept when what is left is within PITCH_TOLERANCE_CENTS,
+    octaves folded. Tiles without a loud frame count as kept (1).
+    """
+    cents = 1200 * torch.log2(out_hz / src_hz)
+    mask = (loud > 0).expand_as(cents)
+    shift = torch.where(mask, cents, torch.nan).nanmedian(-1, keepdim=True).values
+    left = (cents - shift.nan_to_num(0.0) + 600) % 1200 - 600
+    kept = (left.abs() < PITCH_TOLERANCE_CENTS) & mask
+    n_loud = mask.float().sum(-1)
+    return torch.where(n_loud > 0, kept.float().sum(-1) / n_loud.clamp_min(1), 1.0)
+
+
+def onset_envelope(x: torch.Tensor) -> torch.Tensor:
+    """Spectral-flux onset envelope of tiles (B, 1, F, T) on [-1, 1] -> (B, T).
+
+    Per frame: sum over bins of the rise of the [0, 1] log magnitude since the last
+    frame (0 for the first), then a FLUX_SMOOTH_FRAMES moving average.
+    """
+    unit = (x.float()[:, 0].clamp(-1, 1) + 1) * 0.5  # (B, F, T)
+    flux = F.pad((unit.diff(dim=-1)).clamp_min(0).sum(1), (1, 0))
+    k = FLUX_SMOOTH_FRAMES
+    return F.avg_pool1d(flux[:, None], k, stride=1, padding=k // 2, count_include_pad=False)[:, 0]
+
+
+def _unit_rows(e: torch.Tensor) -> torch.Tensor:
+    e = e.double() - e.double().mean(-1, keepdim=True)
+    return e / e.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def pooled_tiles(x: torch.Tensor) -> torch.Tensor:
+    """(B, 1, F, T) -> (B, F / CYCLE_POOL, T / CYCLE_POOL), average-pooled, fp32."""
+    return F.avg_pool2d(x.float(), CYCLE_POOL, ceil_mode=True)[:, 0]
+
+
+def mean_l1_between(tiles: torch.Tensor) -> torch.Tensor:
+    """Mean |t_i - t_j| over all pairs i != j of tiles (n, ...), n >= 2."""
+    flat = tiles.double().flatten(1)
+    n = flat.shape[0]
+    total = sum(float((flat - flat[i]).abs().mean(1).sum()) for i in range(n))
+    return torch.tensor(total / (n * (n - 1)), dtype=torch.float64)
 
 
 @torch.no_grad()
@@ -166,55 +213,79 @@ def direction_stats(
 ) -> dict[str, torch.Tensor]:
     """Per-tile statistics of one batch of one direction (real -> fake -> rec), all (B, ...).
 
-    With ``spec`` (needed to read pitch off a tile) the pitch term is included."""
+    With ``spec`` (needed to read pitch off a tile) the pitch tracks are included."""
     with torch.autocast(real.device.type, enabled=False):  # fixed features: always fp32
+        small_real = pooled_tiles(real)
         stats = {
             "feat_real": tile_features(real, cnn),
             "feat_fake": tile_features(fake, cnn),
-            "cycle_l1": (rec.float() - real.float()).abs().mean(dim=(1, 2, 3)),
-            "env_corr": envelope_corr(real, fake),
+            "small_real": small_real,
+            "cycle_l1": (pooled_tiles(rec) - small_real).abs().mean(dim=(1, 2)),
+            "onset_real": onset_envelope(real),
+            "onset_fake": onset_envelope(fake),
         }
         if spec is not None:
-            stats["pitch_match"] = pitch_match(real, fake, spec)
+            stats["pitch_real"] = frame_pitch(real, spec)
+            stats["pitch_fake"] = frame_pitch(fake, spec)
+            stats["loud_real"] = loud_frames(real)
         return stats
+
+
+def _content(
+    src: dict[str, torch.Tensor], other: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Content terms of one direction: ``src`` holds the source tiles and their translations,
+    ``other`` the real tiles of the target domain (the chance reference)."""
+    out = {}
+    onset_src = _unit_rows(src["onset_real"])
+    kept = (onset_src * _unit_rows(src["onset_fake"])).sum(-1).mean()
+    chance = (onset_src @ _unit_rows(other["onset_real"]).T).mean()
+    out["onset_corr"] = kept
+    out["onset"] = (1 - kept) / (1 - chance).clamp_min(CHANCE_FLOOR)
+    l1 = src["cycle_l1"].double().mean()
+    out["cycle_l1"] = l1
+    out["cycle"] = l1 / mean_l1_between(src["small_real"]).clamp_min(1e-3)
+    if "pitch_real" in src and "pitch_real" in other:
+        hz, loud = src["pitch_real"], src["loud_real"]
+        kept = contour_kept(hz, src["pitch_fake"], loud).double().mean()
+        chance = contour_kept(hz[:, None], other["pitch_real"][None], loud[:, None]).mean()
+        out["pitch_kept"] = kept
+        out["pitch"] = (1 - kept) / (1 - chance.double()).clamp_min(CHANCE_FLOOR)
+    return out
 
 
 def score(stats_a: dict[str, torch.Tensor], stats_b: dict[str, torch.Tensor]) -> dict[str, float]:
     """stats_a: A tiles translated AtoB; stats_b: B tiles translated BtoA (concatenated batches).
 
-    Returns {"score", "mmd_ab", "mmd_ba", "mmd_real", "cycle_l1", "env_corr"[, "pitch_match"]}.
+    Returns {"score", "domain_ab", "domain_ba", "onset", "cycle"[, "pitch"]} and the raw
+    values {"domain_sep", "onset_corr", "cycle_l1"[, "pitch_kept"]} (see the module doc).
     """
     if len(stats_a["feat_real"]) < 2 or len(stats_b["feat_real"]) < 2:
         raise ValueError("the validation score needs at least 2 tiles per domain")
     real_a, real_b = stats_a["feat_real"].double(), stats_b["feat_real"].double()
     both = torch.cat([real_a, real_b])
     std = both.std(0)
-    # A feature (nearly) constant over real tiles must not blow up the kernel for fakes.
+    # A feature (nearly) constant over real tiles must not dominate the discriminant.
     mean, std = both.mean(0), std.clamp_min(0.1 * float(std.median()) + 1e-6)
 
     def z(f: torch.Tensor) -> torch.Tensor:
         return ((f.double() - mean) / std).clamp(-Z_CLIP, Z_CLIP)
 
     za, zb = z(real_a), z(real_b)
-    # Fixed bandwidth: the median distance between real val tiles (median heuristic).
-    dist = torch.cdist(torch.cat([za, zb]), torch.cat([za, zb]))
-    bw = float(dist[dist > 0].median()) if bool((dist > 0).any()) else 1.0
-    mmd_real = mmd(za, zb, bw)
-    base = mmd_real.clamp_min(1e-3)
-    mmd_ab = mmd(z(stats_a["feat_fake"]), zb, bw) / base
-    mmd_ba = mmd(z(stats_b["feat_fake"]), za, bw) / base
-    cycle = 0.5 * (stats_a["cycle_l1"].mean() + stats_b["cycle_l1"].mean())
-    corr = 0.5 * (stats_a["env_corr"].mean() + stats_b["env_corr"].mean())
-    total = 0.5 * (mmd_ab + mmd_ba) + cycle + (1 - corr)
+    w = lda_direction(za, zb)
+    pa, pb = za @ w, zb @ w
+    base = wasserstein_1d(pa, pb).clamp_min(1e-12)
+    domain_ab = wasserstein_1d(z(stats_a["feat_fake"]) @ w, pb) / base
+    domain_ba = wasserstein_1d(z(stats_b["feat_fake"]) @ w, pa) / base
+    pooled_sd = torch.cat([pa - pa.mean(), pb - pb.mean()]).std().clamp_min(1e-12)
     out = {
-        "mmd_ab": float(mmd_ab),
-        "mmd_ba": float(mmd_ba),
-        "mmd_real": float(mmd_real),
-        "cycle_l1": float(cycle),
-        "env_corr": float(corr),
+        "domain_ab": float(domain_ab),
+        "domain_ba": float(domain_ba),
+        "domain_sep": float((pb.mean() - pa.mean()) / pooled_sd),
     }
-    if "pitch_match" in stats_a and "pitch_match" in stats_b:
-        pitch = 0.5 * (stats_a["pitch_match"].mean() + stats_b["pitch_match"].mean())
-        total = total + (1 - pitch)
-        out["pitch_match"] = float(pitch)
-    return {"score": float(total), **out}
+    ab, ba = _content(stats_a, stats_b), _content(stats_b, stats_a)
+    for key in ab:
+        out[key] = float(0.5 * (ab[key] + ba[key]))
+    content = [out[k] for k in ("pitch", "onset", "cycle") if k in out]
+    total = 0.5 * (out["domain_ab"] + out["domain_ba"]) + sum(content) / len(content)
+    return {"score": total, **out}
