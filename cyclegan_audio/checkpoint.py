@@ -3,7 +3,8 @@
 Lightning checkpoints get one extra top-level key, ``"cyclegan_audio"``, holding
 the format version, package version, spectrogram spec and network sizes, so
 `translate`/`evaluate` need no flags for any of them. Network weights live in
-``state_dict`` under ``g_ab.``, ``g_ba.``, ``d_a.``, ``d_b.``.
+``state_dict`` under ``g_ab.``, ``g_ba.``, ``d_a.``, ``d_b.``, and the generators' moving
+averages (ema.py) under ``g_ab_ema.``, ``g_ba_ema.``: what translation loads when present.
 """
 
 from __future__ import annotations
@@ -46,8 +47,13 @@ class CheckpointInfo:
     meta: dict[str, Any]
     state_dict: dict[str, torch.Tensor]
 
-    def generator_state(self, direction: str) -> dict[str, torch.Tensor]:
+    def generator_state(self, direction: str, ema: bool = True) -> dict[str, torch.Tensor]:
+        """Weights of the ``direction`` generator: its EMA when the checkpoint has one and
+        ``ema``, else the raw weights (checkpoints written without EMA)."""
         prefix = {"AtoB": "g_ab.", "BtoA": "g_ba."}[direction]
+        averaged = prefix[:-1] + "_ema."
+        if ema and any(k.startswith(averaged) for k in self.state_dict):
+            prefix = averaged
         return {k[len(prefix) :]: v for k, v in self.state_dict.items() if k.startswith(prefix)}
 
 
@@ -120,23 +126,32 @@ def read_checkpoint(path: str | Path) -> CheckpointInfo:
 
 
 def load_generator(
-    path: str | Path, direction: str = "AtoB", device: str | torch.device = "cpu"
+    path: str | Path,
+    direction: str = "AtoB",
+    device: str | torch.device = "cpu",
+    *,
+    ema: bool = True,
 ) -> tuple[SpectrogramSpec, torch.nn.Module]:
     """The generator for ``direction`` ("AtoB" or "BtoA") in eval mode, with the spec it was trained on."""
-    spec, g, _ = load_translation(path, direction, device)
+    spec, g, _ = load_translation(path, direction, device, ema=ema)
     return spec, g
 
 
 def load_translation(
-    path: str | Path, direction: str = "AtoB", device: str | torch.device = "cpu"
+    path: str | Path,
+    direction: str = "AtoB",
+    device: str | torch.device = "cpu",
+    *,
+    ema: bool = True,
 ) -> tuple[SpectrogramSpec, torch.nn.Module, float | None]:
-    """All translate needs, from one read: spec, generator (eval mode) and the trained input
-    peak level in dBFS (``input_peak_db``; None for checkpoints written without it)."""
+    """All translate needs, from one read: spec, generator (eval mode; the EMA weights when the
+    checkpoint has them and ``ema``, else the raw ones) and the trained input peak level in dBFS
+    (``input_peak_db``; None for checkpoints written without it)."""
     if direction not in DIRECTIONS:
         raise CheckpointError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     ckpt = read_checkpoint(path)
     g = build_generator(ckpt.network)
-    state = ckpt.generator_state(direction)
+    state = ckpt.generator_state(direction, ema)
     if not state:
         raise CheckpointError(f"{path}: checkpoint holds no weights for {direction}")
     # torch.compile wraps modules as "_orig_mod."; accept both spellings.

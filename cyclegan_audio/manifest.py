@@ -75,11 +75,16 @@ class Manifest:
         }
 
     def save(self) -> Path:
-        """Write <root>/manifest.json atomically."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Write <root>/manifest.json atomically; the previous one stays if writing fails
+        (disk full, read-only: a ManifestError naming the path and the reason)."""
         path = self.root / MANIFEST_NAME
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=1))
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                tmp.write_text(json.dumps(self.to_dict(), indent=1))
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise ManifestError(f"{path}: cannot save the manifest ({reason})") from None
         return path
 
     @classmethod

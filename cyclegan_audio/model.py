@@ -4,7 +4,9 @@
 Manual optimisation, as the reference: each batch first steps both generators
 (discriminators frozen), then both discriminators on pooled fakes. Lightning's
 ``global_step`` therefore advances by 2 per batch; ``generator_steps`` is the
-number of batches trained.
+number of batches trained. With ``ema_decay`` > 0, ``g_ab_ema``/``g_ba_ema`` hold the
+moving average of the generators (ema.py), updated after each generator step; validation
+translates with them and translate loads them from the checkpoint.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from . import losses, val_score
+from . import ema, losses, val_score
 from .checkpoint import META_KEY, make_meta, read_meta
 from .errors import CheckpointError, TrainingError
 from .image_pool import ImagePool
@@ -42,6 +44,12 @@ class TrainConfig:
     fused_adam: bool = False
     compile: bool = False  # torch.compile the four networks (in place: state_dict keys unchanged)
     seed: int = 0
+    # EMA of the generator weights (ema.py), validated and translated; 0 = off (raw weights)
+    ema_decay: float = 0.999
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise TrainingError(f"ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -85,6 +93,11 @@ class CycleGan(pl.LightningModule):
         self.g_ba = build_generator(self.net_cfg)
         self.d_a = build_discriminator(self.net_cfg)
         self.d_b = build_discriminator(self.net_cfg)
+        # Averaged generators (before compile: a plain copy); None when ema_decay is 0.
+        on = self.cfg.ema_decay > 0
+        self.g_ab_ema = ema.ema_copy(self.g_ab) if on else None
+        self.g_ba_ema = ema.ema_copy(self.g_ba) if on else None
+        self.use_ema = on  # validation and score_tiles translate with the EMA (False: raw)
         self.pool_a = ImagePool(self.cfg.pool_size, seed=self.cfg.seed)  # fakes of A, for d_a
         self.pool_b = ImagePool(self.cfg.pool_size, seed=self.cfg.seed + 1)
         # In a list so its fixed weights stay out of state_dict and out of DDP.
@@ -193,6 +206,10 @@ class CycleGan(pl.LightningModule):
         self.manual_backward(loss_g)
         opt_g.step()
         self.untoggle_optimizer(opt_g)
+        if self.g_ab_ema is not None:
+            decay = ema.decay_at(self.generator_steps, self.cfg.ema_decay)
+            ema.update(self.g_ab_ema, self.g_ab, decay)
+            ema.update(self.g_ba_ema, self.g_ba, decay)
 
         self.toggle_optimizer(opt_d)
         loss_d, logs_d = self.discriminator_loss(real_a, real_b, fake_a, fake_b)
@@ -226,8 +243,10 @@ class CycleGan(pl.LightningModule):
         self.val_media = {}
 
     def _direction(self, real: torch.Tensor, a_to_b: bool):
-        """real -> fake -> rec one way, and the tiles' validation statistics."""
-        g_fwd, g_back = (self.g_ab, self.g_ba) if a_to_b else (self.g_ba, self.g_ab)
+        """real -> fake -> rec one way (EMA generators when there are and ``use_ema``), and the
+        tiles' validation statistics."""
+        g_ab, g_ba = (self.g_ab_ema, self.g_ba_ema) if self.use_ema else (self.g_ab, self.g_ba)
+        g_fwd, g_back = (g_ab, g_ba) if a_to_b else (g_ba, g_ab)
         fake = g_fwd(real)
         rec = g_back(fake)
         stats = val_score.direction_stats(real, fake, rec, self._val_features[0], self.spec)
@@ -287,6 +306,8 @@ class CycleGan(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_resume_compatible(checkpoint, self.spec, self.net_cfg)
+        # Called before Lightning loads the weights: a checkpoint without EMA starts it here.
+        ema.complete_state_dict(checkpoint.get("state_dict", {}), self.g_ab_ema is not None)
         pools = checkpoint.get(POOL_KEY)
         if pools:
             self.pool_a.load_state_dict(pools["a"])

@@ -6,14 +6,22 @@ parent only gathers small records. The validation split is chosen per FILE
 from a hash of (seed, relative path), so it is deterministic, no clip leaks
 between splits, and adding files never moves old ones. A second run reuses
 every file whose size and mtime match the manifest and whose tiles exist.
+
+Only a verdict about a file (unreadable, empty, too short, silent) is remembered;
+a failure of the environment (disk full, no permission, I/O error) is reported
+and retried on the next run. The manifest is saved before any tile it names is
+removed, so it never names a tile that is not on disk.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -26,9 +34,9 @@ import numpy as np
 
 from . import audio, image_io
 from . import tiles as T
-from .errors import CycleGanAudioError
-from .loudness import peak_gain_db
-from .manifest import DOMAINS, MANIFEST_NAME, Manifest, TileRecord
+from .errors import CycleGanAudioError, ManifestError
+from .loudness import LoudnessMeter, peak_gain_db
+from .manifest import DOMAINS, MANIFEST_NAME, SPLITS, Manifest, TileRecord
 from .spec import SpectrogramSpec
 
 DEFAULT_OUT = Path("data/prepared")
@@ -61,6 +69,8 @@ class PrepareSummary:
     silence_db: float
     seconds: float
     empty_domains: list[str] = field(default_factory=list)  # domains with no training tiles
+    # (path, reason) of files that failed for a reason outside the file; retried next run
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"prepared {self.out} in {self.seconds:.1f} s (manifest: {self.manifest_path})"]
@@ -73,6 +83,8 @@ class PrepareSummary:
         kinds = Counter(kind for _, kind, _ in self.skipped)
         detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
         out.append(f"  skipped files: {len(self.skipped)}" + (f" ({detail})" if detail else ""))
+        if self.failed:
+            out.append(f"  failed files, retried next run: {len(self.failed)}")
         out.append(
             f"  near-silent tiles skipped (below {self.silence_db:g} dB): {self.n_silent_tiles}"
         )
@@ -116,7 +128,9 @@ def _read_chunks(path: Path, spec: SpectrogramSpec, duration_s: float):
 def process_file(job: dict[str, Any]) -> dict[str, Any]:
     """Decode one file, write its non-silent tiles; returns {"record": ..., "tiles": [...]}.
 
-    Never raises for a bad file: the record's status is "skipped" with a kind and reason.
+    Never raises for a bad file: the record's status is "skipped" with a kind and reason
+    (a verdict on the file, remembered), or "failed" (the environment failed: disk full,
+    permission, I/O; not remembered, the file is tried again next run).
     """
     spec = SpectrogramSpec.from_dict(job["spec"])
     path, rel, domain, split = Path(job["path"]), job["rel"], job["domain"], job["split"]
@@ -135,21 +149,33 @@ def process_file(job: dict[str, Any]) -> dict[str, Any]:
         "remainder_s": 0.0,
     }
     tiles: list[dict[str, Any]] = []
+    scratch = tempfile.TemporaryDirectory(prefix="cyclegan-audio-")
     try:
-        head = audio.info(path)
+        for s in SPLITS:  # tiles of this file on disk but not in the manifest: an interrupted run's
+            for stale in (Path(job["out"]) / domain / s).glob(f"{_slug(rel)}-*.png"):
+                stale.unlink()
+        # a format only the fallback decoder reads is decoded once, not once per chunk
+        path_read = audio.decoded_copy(path, scratch.name)
+        head = audio.info(path_read)
         record.update(
             sample_rate=head.sample_rate,
             n_channels=head.n_channels,
             duration_s=round(head.seconds, 3),
         )
-        chunks = _read_chunks(path, spec, head.seconds)
+        chunks = _read_chunks(path_read, spec, head.seconds)
         if head.seconds <= LONG_FILE_S:
             chunks = list(chunks)  # decoded once, used for the peak and the tiles
-        peak = max((float(np.abs(y).max(initial=0.0)) for y, _, _ in chunks), default=0.0)
+        meter, peak = LoudnessMeter(spec.sample_rate), 0.0
+        for y, _, _ in chunks:
+            peak = max(peak, float(np.abs(y).max(initial=0.0)))
+            meter.add(y)
         gain_db = peak_gain_db(peak, job["peak_db"])
         record["gain_db"] = round(gain_db, 4)
+        # The file's own loudness before the gain: the domains' levels (manifest.domain_lufs).
+        lufs = meter.lufs()
+        record["lufs"] = round(lufs, 3) if math.isfinite(lufs) else None
         if head.seconds > LONG_FILE_S:
-            chunks = _read_chunks(path, spec, head.seconds)  # second pass over a long file
+            chunks = _read_chunks(path_read, spec, head.seconds)  # second pass over a long file
         n_cut = 0
         for y, index_shift, offset_shift in chunks:
             cut = T.cut_tiles(y * np.float32(10.0 ** (record["gain_db"] / 20.0)), spec)
@@ -186,14 +212,16 @@ def process_file(job: dict[str, Any]) -> dict[str, Any]:
             raise _Skip("silent", f"silent: all {n_cut} tiles below {job['silence_db']:g} dB")
     except _Skip as exc:
         record.update(status="skipped", kind=exc.kind, reason=exc.reason)
-    except Exception as exc:  # a bad file must never stop the run; report it instead
+    except CycleGanAudioError as exc:  # a verdict on the file
         text = str(exc).removeprefix(f"{path}: ").replace(f" '{path}'", "") or type(exc).__name__
         kind = "empty" if "empty file" in text else "unreadable"
-        if not isinstance(exc, CycleGanAudioError):
-            kind, text = "error", f"{type(exc).__name__}: {text}"
         record.update(status="skipped", kind=kind, reason=text)
-    if record["status"] == "skipped":
-        for t in tiles:  # a failure half-way through a long file: keep nothing of it
+    except Exception as exc:  # disk full, permission, I/O (or a bug): never stops the run
+        record.update(status="failed", kind="error", reason=_failure_reason(exc, path))
+    finally:
+        scratch.cleanup()
+    if record["status"] != "ok":
+        for t in tiles:  # a failure half-way through a file: keep nothing of it
             (Path(job["out"]) / t["path"]).unlink(missing_ok=True)
         tiles = []
     record["n_tiles"] = len(tiles)
@@ -204,6 +232,30 @@ class _Skip(Exception):
     def __init__(self, kind: str, reason: str):
         super().__init__(reason)
         self.kind, self.reason = kind, reason
+
+
+def _failure_reason(exc: Exception, path: Path) -> str:
+    """One line for a failure that is not the file's fault, e.g. "No space left on device (out/A/x.png)"."""
+    if isinstance(exc, OSError):
+        text = exc.strerror or str(exc) or type(exc).__name__
+        if exc.filename and str(exc.filename) != str(path):
+            text += f" ({exc.filename})"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return f"{text}; not remembered, tried again next run"
+
+
+def _remembered(record: dict[str, Any] | None) -> bool:
+    """Whether a file's record is a result to keep: tiles, or a verdict on the file.
+
+    A failure of the environment is not (status "failed"; "skipped" with kind "error" in
+    manifests written before the two were told apart).
+    """
+    if not record:
+        return False
+    return record["status"] == "ok" or (
+        record["status"] == "skipped" and record.get("kind") != "error"
+    )
 
 
 def _init_worker() -> None:
@@ -272,19 +324,41 @@ def _open_manifest(
             f"{out}: folder is not empty and holds no {MANIFEST_NAME}; choose another --out"
         )
     m = Manifest(spec=spec, root=out, sources=sources, settings=dict(settings))
-    m.save()
+    _save(m)
     return m
 
 
+def _save(m: Manifest) -> None:
+    """Save the manifest; a failure (disk full, read-only) is one PrepareError line."""
+    try:
+        m.save()
+    except ManifestError as exc:
+        raise PrepareError(f"{exc}; fix that and run prepare again") from None
+
+
 def _move_file(m: Manifest, record: dict[str, Any], split: str) -> None:
-    """Move one source file's tiles (PNGs and records) to ``split``."""
+    """Move one source file's tiles (PNGs and records) to ``split``.
+
+    New paths are linked (or copied) and the manifest saved before the old paths go, so
+    a run killed half-way never leaves the saved manifest naming a missing tile.
+    """
     old, record["split"] = record["split"], split
+    gone = []
     for t in m.tiles:
         if t.domain == record["domain"] and t.source == record["source"]:
             new_path = t.path.replace(f"{t.domain}/{old}/", f"{t.domain}/{split}/", 1)
-            (m.root / new_path).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(m.root / t.path, m.root / new_path)
+            src, dst = m.root / t.path, m.root / new_path
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.unlink(missing_ok=True)
+            try:
+                os.link(src, dst)
+            except OSError:  # a file system without hard links
+                shutil.copyfile(src, dst)
+            gone.append(src)
             t.path, t.split = new_path, split
+    _save(m)
+    for src in gone:
+        src.unlink(missing_ok=True)
 
 
 def _balance_splits(m: Manifest, domain: str, seed: int) -> None:
@@ -301,8 +375,10 @@ def _balance_splits(m: Manifest, domain: str, seed: int) -> None:
         _move_file(m, min(train, key=lambda r: split_score(seed, r["source"])), "val")
 
 
-def _tiles_exist(m: Manifest, recs: list[TileRecord]) -> bool:
-    return all((m.root / t.path).exists() for t in recs)
+def _tiles_complete(m: Manifest, record: dict[str, Any], recs: list[TileRecord]) -> bool:
+    """Every tile the file's record counts is in the manifest and on disk."""
+    n = record.get("n_tiles")
+    return (n is None or n == len(recs)) and all((m.root / t.path).exists() for t in recs)
 
 
 def _default_echo(line: str) -> None:
@@ -351,11 +427,17 @@ def prepare(
     tiles_by_key: dict[str, list[TileRecord]] = {}
     for t in m.tiles:
         tiles_by_key.setdefault(f"{t.domain}/{t.source}", []).append(t)
-    jobs, seen, skipped = [], set(), []
+    jobs, seen, skipped, failed = [], set(), [], []
     n_files = {d: 0 for d in DOMAINS}
     n_reused = {d: 0 for d in DOMAINS}
+
+    def ignored(path: Path, reason: str) -> None:
+        echo(f"skip {path}: {reason}")
+        skipped.append((str(path), "not a file", reason))
+
+    dropped: set[str] = set()  # files whose old tiles go: out of the manifest, then off disk
     for d, folder in domain_dirs.items():
-        for path in audio.find_audio_files(folder):
+        for path in audio.find_audio_files(folder, on_ignored=ignored):
             rel = path.relative_to(folder).as_posix()
             key = f"{d}/{rel}"
             seen.add(key)
@@ -364,9 +446,9 @@ def prepare(
             old = m.files.get(key)
             old_tiles = tiles_by_key.get(key, [])
             if (
-                old
+                _remembered(old)
                 and (old["size"], old["mtime_ns"]) == (st.st_size, st.st_mtime_ns)
-                and _tiles_exist(m, old_tiles)
+                and _tiles_complete(m, old, old_tiles)
             ):
                 n_reused[d] += 1
                 if old["status"] != "ok":
@@ -374,9 +456,7 @@ def prepare(
                     skipped.append((str(path), old["kind"], old["reason"]))
                 continue
             if old_tiles:  # the file changed (or lost tiles): its old tiles go, the split stays
-                for t in old_tiles:
-                    (m.root / t.path).unlink(missing_ok=True)
-                m.tiles = [t for t in m.tiles if f"{t.domain}/{t.source}" != key]
+                dropped.add(key)
             split = (
                 old["split"]
                 if old
@@ -384,6 +464,12 @@ def prepare(
             )
             job = {"path": str(path), "rel": rel, "domain": d, "split": split}
             jobs.append(dict(common, **job, size=st.st_size, mtime_ns=st.st_mtime_ns))
+    if dropped:
+        m.tiles = [t for t in m.tiles if f"{t.domain}/{t.source}" not in dropped]
+        _save(m)
+        for key in dropped:
+            for t in tiles_by_key[key]:
+                (m.root / t.path).unlink(missing_ok=True)
     # big files first so a long one does not start last and leave the other workers idle
     jobs.sort(key=lambda j: -j["size"])
 
@@ -403,20 +489,23 @@ def prepare(
             if rec["status"] != "ok":
                 path = domain_dirs[rec["domain"]] / rec["source"]
                 echo(f"skip {path}: {rec['reason']}")
-                skipped.append((str(path), rec["kind"], rec["reason"]))
+                if rec["status"] == "failed":
+                    failed.append((str(path), rec["reason"]))
+                else:
+                    skipped.append((str(path), rec["kind"], rec["reason"]))
             bar.update(1)
             if time.monotonic() - last_save > SAVE_EVERY_S:  # a killed run loses little
-                m.save()
+                _save(m)
                 last_save = time.monotonic()
     finally:  # an interrupted run keeps what it finished
         bar.close()
         m.tiles.sort(key=lambda t: t.path)
-        m.save()
+        _save(m)
     if val_fraction > 0:
         for d in DOMAINS:
             _balance_splits(m, d, seed)
         m.tiles.sort(key=lambda t: t.path)
-        m.save()
+        _save(m)
 
     n_tiles = {(d, s): m.count(d, s) for d in DOMAINS for s in ("train", "val")}
     return PrepareSummary(
@@ -434,6 +523,7 @@ def prepare(
         silence_db=silence_db,
         seconds=time.perf_counter() - t0,
         empty_domains=[d for d in DOMAINS if n_tiles[(d, "train")] == 0],
+        failed=failed,
     )
 
 

@@ -98,4 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    if summary.failed:
+        print(
+            f"error: {len(summary.failed)} files failed for a reason outside the file (see the "
+            "skip lines above); fix it and run prepare again: only they are redone",
+            file=sys.stderr,
+        )
+        return 1
     return 0

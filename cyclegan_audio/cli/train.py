@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="identity weight as a fraction of --lambda-cycle",
     )
     opt.add_argument("--pool-size", type=int, default=_T.pool_size)
+    opt.add_argument(
+        "--ema-decay",
+        type=float,
+        default=_T.ema_decay,
+        help="EMA of the generator weights, validated and translated; 0 = off",
+    )
     opt.add_argument("--n-epochs", type=int, default=_T.n_epochs, help="epochs at the initial lr")
     opt.add_argument(
         "--n-epochs-decay",
@@ -137,6 +143,7 @@ def parse(argv: list[str] | None) -> RunConfig:
         n_epochs_decay=a.n_epochs_decay,
         compile=a.compile,
         seed=a.seed,
+        ema_decay=a.ema_decay,
         fused_adam=a.gpus > 0 if a.fused_adam is None else a.fused_adam,
     )
     return RunConfig(
