@@ -128,7 +128,7 @@ PITCH_TOLERANCE_CENTS = 50.0
 
 
 def frame_pitch(x: torch.Tensor, spec: SpectrogramSpec) -> torch.Tensor:
-    """Pitch (Hz) of every frame of tiles (B, 1, F, T) on [-1, 1] by subharmonic summation -> (B, T).
+    """Pitch (Hz) of each frame of tiles (B, 1, F, T) on [-1, 1], subharmonic summation -> (B, T).
 
     The candidate whose harmonics (weights 0.84^(k-1)) collect the most cube-root
     magnitude wins; no voicing decision (callers weight frames by level).

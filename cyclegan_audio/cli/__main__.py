@@ -11,6 +11,7 @@ VERBS = {
     "train": "Train a CycleGAN on prepared tiles",
     "translate": "Translate audio files with a trained checkpoint",
     "evaluate": "Score translations on a paired test set and write an HTML report",
+    "score": "Re-score and rank saved checkpoints with the validation score",
     "stylize": "Training-free style transfer / texture synthesis",
     "make-demo-data": "Synthesise a two-instrument demo data set",
 }
