@@ -3,10 +3,14 @@
 * `make_logger`: W&B by default, online when credentials exist, otherwise offline
   (decided up front: "online" without network retries for ~90 s and then fails).
   ``WANDB_MODE`` in the environment always wins (tests set "disabled"/"offline").
+  A resumed run passes the W&B run id its checkpoint recorded: the same W&B run goes on.
 * `WandbMonitor`: every few epochs, spectrogram images (real | translated |
   reconstructed) and Griffin-Lim audio of the fixed val tiles both ways; the best
-  epoch and score in the run summary. Losses, lr and val score are logged by the
-  model through Lightning's ``self.log``.
+  epoch and score in the run summary, carried across resumes in the checkpoint.
+  Losses, lr and val score are logged by the model through Lightning's ``self.log``.
+* `RunCheckpoint`: Lightning's ModelCheckpoint, whose best score survives a resume
+  whose run folder moved (Lightning drops it when the folder's path changed).
+* `QuietLightning`: filters out Lightning messages that are noise to our users.
 * `AtomicCheckpointIO`: Lightning writes through fsspec, whose local "transaction"
   stages in the system temp dir and then *copies* across filesystems, without
   fsync; a kill mid-copy truncates last.ckpt. We write a temp file in the target
@@ -15,8 +19,10 @@
 
 from __future__ import annotations
 
+import logging
 import netrc
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +37,43 @@ from . import spectrogram as S
 from .atomic import atomic_path
 
 LOGGERS = ("wandb", "tensorboard", "csv", "none")
+WANDB_KEY = "wandb_run"  # checkpoint key: the W&B run id and the best epoch in its summary
+
+# Lightning messages that say nothing our users can act on: an advert printed by every
+# Trainer, a deprecation inside Lightning's own code (torch 2.13), and, when resuming, the
+# run folder's being non-empty and the callbacks of the original run (chosen by us, not them).
+_NOISE = ("try installing [litlogger]",)
+_NOISE_WARNINGS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
+_RESUME_NOISE_WARNINGS = (
+    r"Checkpoint directory .* exists and is not empty",
+    r"Be aware that when using `ckpt_path`",
+)
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in _NOISE)
+
+
+def silence_lightning_noise(resuming: bool = False) -> None:
+    """Targeted filters for `_NOISE` (idempotent; every other warning still shows)."""
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _DropNoise) for f in log.filters):
+            log.addFilter(_DropNoise())
+    for message in _NOISE_WARNINGS + (_RESUME_NOISE_WARNINGS if resuming else ()):
+        warnings.filterwarnings("ignore", message=message)
+
+
+class QuietLightning(pl.Callback):
+    """`silence_lightning_noise` in every process (spawned DDP ranks start without filters)."""
+
+    def __init__(self, resuming: bool = False):
+        self.resuming = resuming
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        silence_lightning_noise(self.resuming)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -52,8 +95,14 @@ def wandb_credentials_available() -> bool:
         return False
 
 
-def make_logger(kind: str, run_name: str, log_dir: str | Path, config: dict[str, Any]):
-    """A Lightning logger, or False for "none"."""
+def make_logger(
+    kind: str,
+    run_name: str,
+    log_dir: str | Path,
+    config: dict[str, Any],
+    wandb_run_id: str | None = None,
+):
+    """A Lightning logger, or False for "none". ``wandb_run_id``: the W&B run to continue."""
     from pytorch_lightning import loggers
 
     log_dir = Path(log_dir)
@@ -69,13 +118,19 @@ def make_logger(kind: str, run_name: str, log_dir: str | Path, config: dict[str,
         raise ValueError(f"unknown logger {kind!r}; use one of {LOGGERS}")
     log_dir.mkdir(parents=True, exist_ok=True)
     offline = "WANDB_MODE" not in os.environ and not wandb_credentials_available()
-    return loggers.WandbLogger(
+    resume = dict(id=wandb_run_id, resume="allow") if wandb_run_id else {}
+    logger = loggers.WandbLogger(
         name=run_name,
         project=os.environ.get("WANDB_PROJECT", "cyclegan-audio"),
         save_dir=str(log_dir),
         offline=offline,
         config=config,
+        **resume,
     )
+    # Lightning always passes anonymous=None, on which wandb >= 0.22 prints "The anonymous
+    # setting has no effect" on every run; not passing it is the same setting.
+    getattr(logger, "_wandb_init", {}).pop("anonymous", None)
+    return logger
 
 
 def _tiles_to_uint8(tiles: list[torch.Tensor]) -> np.ndarray:
@@ -95,7 +150,13 @@ class WandbMonitor(pl.Callback):
 
     def __init__(self, spec, every_n_epochs: int = 5, n_tiles: int = 2, gl_iters: int = 16):
         self.spec, self.every, self.n_tiles, self.gl_iters = spec, every_n_epochs, n_tiles, gl_iters
-        self.best_score: float | None = None
+        self.run_id: str | None = None
+        # {"best/epoch", "best/val_score", "best/generator_step"}: the run summary's best so far
+        self.best: dict[str, float] = {}
+
+    @property
+    def best_score(self) -> float | None:
+        return self.best.get("best/val_score")
 
     @staticmethod
     def _run(trainer: pl.Trainer):
@@ -115,6 +176,25 @@ class WandbMonitor(pl.Callback):
                 print(
                     f"W&B offline (no credentials): run in {run_dir}; upload: wandb sync {run_dir}"
                 )
+            if run is not None:
+                self.run_id = run.id
+                # A resumed run: the summary keeps the best of the epochs before the resume
+                # (an offline run starts with an empty one).
+                run.summary.update(self.best)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        # Finished here, not at exit: a second run in the same process (a resume, a benchmark)
+        # would otherwise be logged into this one.
+        if trainer.is_global_zero and self.run_id is not None:
+            self._run(trainer).finish()
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        # Top level rather than callback state: a resume with another --logger draws no
+        # Lightning warning about a missing callback.
+        checkpoint[WANDB_KEY] = {"run_id": self.run_id, "best": dict(self.best)}
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        self.best = dict((checkpoint.get(WANDB_KEY) or {}).get("best") or {})
 
     def _audio(self, tile: torch.Tensor) -> np.ndarray:
         mag = S.unit_to_magnitude(S.model_to_unit(tile[0]), self.spec)
@@ -132,10 +212,12 @@ class WandbMonitor(pl.Callback):
 
         epoch = trainer.current_epoch
         if self.best_score is None or result["score"] < self.best_score:
-            self.best_score = result["score"]
-            run.summary["best/epoch"] = epoch
-            run.summary["best/val_score"] = result["score"]
-            run.summary["best/generator_step"] = trainer.global_step // 2
+            self.best = {
+                "best/epoch": epoch,
+                "best/val_score": result["score"],
+                "best/generator_step": trainer.global_step // 2,
+            }
+            run.summary.update(self.best)
         if self.every <= 0 or epoch % self.every != 0:
             return
         media: dict[str, Any] = {}
@@ -172,7 +254,40 @@ class LossProgressBar(TQDMProgressBar):
         return items
 
 
-class EveryEpochCheckpoint(ModelCheckpoint):
+class RunCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint whose record (best score, best and last file) survives a resume from a
+    run folder that was moved or copied: Lightning keeps the record only when the folder's path
+    is unchanged. Here the same file names in the current folder are taken as the run's own;
+    when they are not there, the record starts afresh (as Lightning, without its warning)."""
+
+    def _generate_state_key(self, **kwargs: Any) -> str:
+        # Plain ModelCheckpoint's key: checkpoints written before this class existed still match.
+        return f"ModelCheckpoint{kwargs!r}"
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        saved_dir = state_dict.get("dirpath", self.dirpath)
+        if self.dirpath is None or saved_dir == self.dirpath:
+            super().load_state_dict(state_dict)
+            return
+
+        def here(path: str | None) -> str:
+            return os.path.join(self.dirpath, os.path.basename(path)) if path else ""
+
+        best = here(state_dict.get("best_model_path"))
+        if not (best and os.path.isfile(best)):
+            return  # nothing of the old record is in this folder
+        moved = dict(
+            state_dict,
+            dirpath=self.dirpath,
+            best_model_path=best,
+            kth_best_model_path=here(state_dict.get("kth_best_model_path")),
+            last_model_path=here(state_dict.get("last_model_path")),
+            best_k_models={here(p): v for p, v in state_dict.get("best_k_models", {}).items() if p},
+        )
+        super().load_state_dict(moved)
+
+
+class EveryEpochCheckpoint(RunCheckpoint):
     """``epoch-NNN.ckpt`` at the end of every training epoch, none ever deleted (train.py
     ``--keep-epochs``): the validation score is a noisy guide, so keep every epoch to
     evaluate or listen to later."""

@@ -2,26 +2,38 @@
 
 Checkpoints: ``<checkpoint_dir>/<run_name>/best.ckpt`` (lowest ``val/score``) and
 ``last.ckpt`` (end of every epoch), written atomically.
+
+Resume (`RunConfig.resume`) continues the run in the folder of the checkpoint it resumes, with
+its best score and its W&B run, unless a checkpoint folder or run name is given (a branch:
+best.ckpt is copied there, W&B starts a new run). Hyper-parameters come from the checkpoint;
+those the caller gives override them, one printed line each; other network sizes are refused.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities import rank_zero_only
 
+from .atomic import atomic_path
 from .callbacks import (
+    WANDB_KEY,
     AtomicCheckpointIO,
     EveryEpochCheckpoint,
     LossProgressBar,
+    QuietLightning,
+    RunCheckpoint,
     StopAtGeneratorSteps,
     WandbMonitor,
     make_logger,
+    silence_lightning_noise,
 )
 from .checkpoint import load_raw, read_meta
 from .data import TileDataModule
@@ -49,8 +61,9 @@ class RunConfig:
     val_every: int = 1
     keep_epochs: bool = False  # also keep epoch-NNN.ckpt for every epoch
     resume: Path | None = None
-    run_name: str | None = None
-    checkpoint_dir: Path = Path("checkpoints")
+    run_name: str | None = None  # None: a timestamp; on resume, the resumed run's folder name
+    # None: "checkpoints"; on resume, the folder holding the resumed run's folder.
+    checkpoint_dir: Path | None = None
     logger: str = "wandb"
     log_dir: Path = Path("logs")
     log_every: int = 20
@@ -59,6 +72,9 @@ class RunConfig:
     # Steps between host reads of GPU values (progress-bar refresh, the NaN check); each read
     # stalls the host until the GPU catches up. None: 1 on CPU (free there), log_every on GPU.
     sync_every: int | None = None
+    # Fields the caller set explicitly ("train.lr", "net.ngf", "run_name", ...): on resume these,
+    # and only these, override the checkpoint. None: those that differ from the defaults.
+    given: frozenset[str] | None = None
 
 
 @dataclass
@@ -70,8 +86,8 @@ class RunResult:
     epochs: int
 
 
-def _resume_state(cfg: RunConfig, dm: TileDataModule) -> tuple[NetworkConfig, TrainConfig]:
-    """Network and hyper-parameters of the checkpoint; refuses other specs or format versions."""
+def _resume_state(cfg: RunConfig, dm: TileDataModule) -> tuple[dict, NetworkConfig, TrainConfig]:
+    """The checkpoint, its network and hyper-parameters; refuses other specs or format versions."""
     path = Path(cfg.resume)
     raw = load_raw(path)
     _, net, meta = read_meta(raw, path)
@@ -80,7 +96,112 @@ def _resume_state(cfg: RunConfig, dm: TileDataModule) -> tuple[NetworkConfig, Tr
         raise CheckpointError(
             f"{path}: holds weights only (no optimiser state); cannot resume from it"
         )
-    return net, TrainConfig.from_dict(meta.get("hparams", {}))
+    return raw, net, TrainConfig.from_dict(meta.get("hparams", {}))
+
+
+# How to run, not what to learn: always the current call's (fused Adam follows the hardware).
+RUN_OPTIONS = ("compile", "fused_adam")
+
+
+def given_fields(cfg: RunConfig) -> frozenset[str]:
+    """``cfg.given``, or for library callers the fields that differ from their defaults."""
+    if cfg.given is not None:
+        return cfg.given
+    out = {name for name in ("run_name", "checkpoint_dir") if getattr(cfg, name) is not None}
+    for prefix, value, default in (
+        ("net", cfg.net, NetworkConfig()),
+        ("train", cfg.train, TrainConfig()),
+    ):
+        out |= {
+            f"{prefix}.{f.name}"
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) != getattr(default, f.name)
+        }
+    return frozenset(out)
+
+
+def resumed_train_config(
+    cfg: RunConfig, ckpt_net: NetworkConfig, ckpt_train: TrainConfig
+) -> tuple[TrainConfig, list[str]]:
+    """The checkpoint's hyper-parameters with those given now, and one line per changed value.
+
+    Everything in TrainConfig may change (lr, betas, loss weights, schedule, pool size, seed);
+    network sizes may not: the weights would not fit, so a differing one is refused.
+    """
+    given = given_fields(cfg)
+    refused = [
+        f"--{f.name.replace('_', '-')} {getattr(cfg.net, f.name)} "
+        f"(checkpoint: {getattr(ckpt_net, f.name)})"
+        for f in dataclasses.fields(ckpt_net)
+        if f"net.{f.name}" in given and getattr(cfg.net, f.name) != getattr(ckpt_net, f.name)
+    ]
+    if refused:
+        raise CheckpointError(
+            f"{cfg.resume}: network sizes cannot change on resume: {', '.join(refused)}; "
+            "drop the flag or start a new run"
+        )
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    now = {n: getattr(cfg.train, n) for n in names if f"train.{n}" in given or n in RUN_OPTIONS}
+    train = dataclasses.replace(ckpt_train, **now)
+    lines = [
+        f"resume: {n.replace('_', '-')} {getattr(ckpt_train, n)} -> {getattr(train, n)}"
+        for n in names
+        if f"train.{n}" in given and getattr(ckpt_train, n) != getattr(train, n)
+    ]
+    return train, lines
+
+
+def run_folder(cfg: RunConfig) -> tuple[Path, str]:
+    """(run folder, run name). A resume continues in the folder of the checkpoint it resumes
+    unless ``checkpoint_dir`` or ``run_name`` name another."""
+    if cfg.resume is None:
+        name = cfg.run_name or time.strftime("%Y%m%d-%H%M%S")
+        return Path(cfg.checkpoint_dir or "checkpoints") / name, name
+    own = Path(cfg.resume).resolve().parent
+    if cfg.run_name is None and cfg.checkpoint_dir is None:
+        return Path(cfg.resume).parent, own.name
+    name = cfg.run_name or own.name
+    return Path(cfg.checkpoint_dir or own.parent) / name, name
+
+
+def _carry_best(raw: dict, best: RunCheckpoint, resume: Path, run_dir: Path) -> str | None:
+    """A resume into another folder: copy the run's best checkpoint there, so that the best
+    score carried over (RunCheckpoint) keeps its file beside the new ones."""
+    state = raw.get("callbacks", {}).get(best.state_key) or {}
+    name = os.path.basename(state.get("best_model_path") or "")
+    src, dst = Path(resume).resolve().parent / name, run_dir / f"{best.filename}.ckpt"
+    if not name or not src.is_file() or dst.exists():
+        return None
+    if rank_zero_only.rank == 0:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(dst, fsync=True) as tmp:
+            shutil.copyfile(src, tmp)
+    score = state.get("best_model_score")
+    score = f" (val/score {float(score):.4f})" if score is not None else ""
+    return f"resume: {src}{score} copied to {dst}"
+
+
+class ResumedHyperparameters(pl.Callback):
+    """Lightning restores each optimiser's lr and betas and each scheduler's base lr from the
+    checkpoint; this sets the run's (possibly changed) TrainConfig ones instead, at the point the
+    lr schedule has reached, and fused Adam as the run asks."""
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        c: TrainConfig = pl_module.cfg
+        for config in trainer.lr_scheduler_configs:
+            sched = config.scheduler
+            sched.base_lrs = [c.lr for _ in sched.base_lrs]
+            for group, rule in zip(sched.optimizer.param_groups, sched.lr_lambdas):
+                group.update(initial_lr=c.lr, lr=c.lr * rule(sched.last_epoch))
+                group["betas"] = (c.beta1, c.beta2)
+                if "fused" in group and bool(group["fused"]) != c.fused_adam:
+                    group["fused"] = True if c.fused_adam else None
+                    if c.fused_adam:  # fused kernels keep the step count on the device, as fp32
+                        for p in group["params"]:
+                            st = sched.optimizer.state.get(p, {})
+                            if "step" in st:
+                                st["step"] = st["step"].to(p.device, torch.float32)
+            sched._last_lr = [g["lr"] for g in sched.optimizer.param_groups]
 
 
 def _trainer_devices(cfg: RunConfig) -> dict:
@@ -107,26 +228,26 @@ def _trainer_devices(cfg: RunConfig) -> dict:
 
 def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) -> RunResult:
     """Train (or resume) as ``cfg`` says; ``extra_callbacks`` join ours (benchmarks, tests)."""
-    pl.seed_everything(cfg.train.seed, workers=True, verbose=False)
+    resuming = cfg.resume is not None
+    silence_lightning_noise(resuming)
+    say = rank_zero_only(print)
     dm = TileDataModule(
         cfg.data,
         batch_size=cfg.batch_size,
         num_workers=cfg.num_workers,
         n_val_tiles=cfg.n_val_tiles,
     )
-    net, train = cfg.net, cfg.train
-    if cfg.resume is not None:
-        net, train = _resume_state(cfg, dm)
-        train = dataclasses.replace(
-            train, compile=cfg.train.compile, fused_adam=cfg.train.fused_adam
-        )
-    run_name = cfg.run_name or (
-        Path(cfg.resume).parent.name if cfg.resume else time.strftime("%Y%m%d-%H%M%S")
-    )
-    run_dir = Path(cfg.checkpoint_dir) / run_name
+    net, train, raw, changes = cfg.net, cfg.train, {}, []
+    if resuming:
+        raw, net, ckpt_train = _resume_state(cfg, dm)
+        train, changes = resumed_train_config(cfg, net, ckpt_train)
+    pl.seed_everything(train.seed, workers=True, verbose=False)
+    run_dir, run_name = run_folder(cfg)
+    # The same folder is the same run (same W&B run); another folder is a branch of it.
+    same_run = resuming and run_dir.resolve() == Path(cfg.resume).resolve().parent
     model = CycleGan(dm.spec, net, train, input_peak_db=dm.manifest.settings.get("peak_db"))
 
-    best = ModelCheckpoint(
+    best = RunCheckpoint(
         dirpath=run_dir,
         filename="best",
         monitor=MONITOR,
@@ -136,14 +257,21 @@ def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) 
         enable_version_counter=False,
     )
     # A second callback so last.ckpt is written every epoch even when validation is not.
-    last = ModelCheckpoint(
+    last = RunCheckpoint(
         dirpath=run_dir,
         filename="last",
         save_top_k=1,
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
-    callbacks: list[pl.Callback] = [best, last, *extra_callbacks]
+    if resuming and not same_run:
+        changes.append(_carry_best(raw, best, cfg.resume, run_dir))
+    for line in changes:
+        if line:
+            say(line)
+    callbacks: list[pl.Callback] = [best, last, QuietLightning(resuming), *extra_callbacks]
+    if resuming:
+        callbacks.append(ResumedHyperparameters())
     if cfg.keep_epochs:
         callbacks.append(EveryEpochCheckpoint(run_dir))
     if cfg.max_steps > 0:
@@ -155,7 +283,8 @@ def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) 
         "batch_size": cfg.batch_size,
         "data": str(cfg.data),
     }
-    logger = make_logger(cfg.logger, run_name, cfg.log_dir, config)
+    wandb_run_id = (raw.get(WANDB_KEY) or {}).get("run_id") if same_run else None
+    logger = make_logger(cfg.logger, run_name, cfg.log_dir, config, wandb_run_id)
     if cfg.logger == "wandb":
         callbacks.append(WandbMonitor(dm.spec, every_n_epochs=cfg.log_media_every))
 

@@ -366,3 +366,105 @@ def test_tiles_missing_on_disk_are_refused_before_training(tmp_path, capsys):
         "1 of 11 tiles listed in the manifest are missing on disk (first: B/train/001.png)" in err
     )
     assert len(err.strip().splitlines()) == 1
+
+
+def _scripted_val_scores(monkeypatch, first: float, then: float) -> None:
+    """val/score is ``first`` at the first validation and ``then`` at every later one."""
+    import itertools
+
+    from cyclegan_audio import val_score
+
+    real, scores = val_score.score, itertools.chain([first], itertools.repeat(then))
+
+    def score(*args, **kwargs):
+        return {**real(*args, **kwargs), "score": next(scores)}
+
+    monkeypatch.setattr(val_score, "score", score)
+
+
+def _train_here(data: Path, *extra: str) -> int:
+    """train.main without --checkpoint-dir / --run-name (run_main gives both)."""
+    args = ["--data", str(data), "--num-workers", "0", "--no-progress-bar", *TINY_NET]
+    return train.main(args + ["--pool-size", "10", *extra])
+
+
+def _best_state(raw: dict) -> dict:
+    return next(v for k, v in raw["callbacks"].items() if "val/score" in k)
+
+
+def test_resume_continues_in_its_folder_with_its_best_score_and_wandb_run(
+    tmp_path, monkeypatch, capsys
+):
+    """Resumed without --checkpoint-dir: the run's own folder (not ./checkpoints), the best
+    score so far (a worse later epoch leaves best.ckpt alone) and the same W&B run."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
+    data = make_prepared(tmp_path / "data")
+    _scripted_val_scores(monkeypatch, first=1.0, then=2.0)
+    wb = ["--logger", "wandb", "--log-dir", str(tmp_path / "logs"), "--log-media-every", "0"]
+    run = tmp_path / "runs" / "r"
+    assert run_main(data, tmp_path / "runs", "--max-steps", "2", *wb[:4]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert _train_here(data, "--resume", str(run / "last.ckpt"), "--max-steps", "6", *wb) == 0
+    assert not (tmp_path / "checkpoints").exists()
+    last = torch.load(run / "last.ckpt", weights_only=False)
+    best = torch.load(run / "best.ckpt", weights_only=False)
+    assert last["cyclegan_audio"]["generator_steps"] == 6
+    assert best["cyclegan_audio"]["generator_steps"] == 2  # score 1.0 beats the resumed 2.0
+    assert float(_best_state(last)["best_model_score"]) == 1.0
+    assert last["wandb_run"]["best"]["best/val_score"] == 1.0
+    assert last["wandb_run"]["best"]["best/generator_step"] == 2
+    runs = sorted((tmp_path / "logs" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and {p.name.split("-")[-1] for p in runs} == {last["wandb_run"]["run_id"]}
+    assert (
+        "best: " + str(run.resolve() / "best.ckpt") + " (val/score 1.0000)"
+        in capsys.readouterr().out
+    )
+
+
+def test_resume_into_another_folder_takes_the_best_checkpoint_along(tmp_path, monkeypatch, capsys):
+    data = make_prepared(tmp_path / "data")
+    _scripted_val_scores(monkeypatch, first=1.0, then=2.0)
+    assert run_main(data, tmp_path / "a", "--max-steps", "2") == 0
+    capsys.readouterr()
+    resume = ["--resume", str(tmp_path / "a" / "r" / "last.ckpt"), "--max-steps", "6"]
+    assert run_main(data, tmp_path / "b", *resume) == 0
+    assert "best.ckpt (val/score 1.0000) copied to" in capsys.readouterr().out
+    best = torch.load(tmp_path / "b" / "r" / "best.ckpt", weights_only=False)
+    assert best["cyclegan_audio"]["generator_steps"] == 2
+    last = torch.load(tmp_path / "b" / "r" / "last.ckpt", weights_only=False)
+    assert float(_best_state(last)["best_model_score"]) == 1.0
+    old = torch.load(tmp_path / "a" / "r" / "last.ckpt", weights_only=False)
+    assert old["cyclegan_audio"]["generator_steps"] == 2  # the original folder is untouched
+
+
+def test_resume_applies_given_hyperparameters_and_refuses_other_network_sizes(tmp_path, capsys):
+    """On resume a flag written on the command line wins (printed); a default does not; a
+    different network size is refused in one line."""
+    data = make_prepared(tmp_path / "data")
+    assert run_main(data, tmp_path / "ck", "--max-steps", "2", "--lr", "0.001") == 0
+    run = tmp_path / "ck" / "r"
+    shutil.copy(run / "last.ckpt", tmp_path / "start.ckpt")
+    capsys.readouterr()
+
+    assert (
+        run_main(data, tmp_path / "ck", "--resume", str(run / "last.ckpt"), "--max-steps", "4") == 0
+    )
+    raw = torch.load(run / "last.ckpt", weights_only=False)
+    assert raw["optimizer_states"][0]["param_groups"][0]["lr"] == 0.001  # not the default 2e-4
+    assert "resume:" not in capsys.readouterr().out
+
+    resume = ["--resume", str(tmp_path / "start.ckpt"), "--max-steps", "4"]
+    assert run_main(data, tmp_path / "ck2", *resume, "--lr", "1e-6", "--lambda-cycle", "5") == 0
+    out = capsys.readouterr().out
+    assert "resume: lr 0.001 -> 1e-06\n" in out and "resume: lambda-cycle 10.0 -> 5.0\n" in out
+    raw = torch.load(tmp_path / "ck2" / "r" / "last.ckpt", weights_only=False)
+    assert [g["lr"] for s in raw["optimizer_states"] for g in s["param_groups"]] == [1e-6, 1e-6]
+    assert [s["base_lrs"] for s in raw["lr_schedulers"]] == [[1e-6], [1e-6]]
+    assert raw["cyclegan_audio"]["hparams"]["lr"] == 1e-6
+    assert raw["cyclegan_audio"]["hparams"]["lambda_cycle"] == 5.0
+
+    assert run_main(data, tmp_path / "ck3", *resume, "--ngf", "8") == 2
+    err = capsys.readouterr().err
+    assert "network sizes cannot change on resume: --ngf 8 (checkpoint: 4)" in err
+    assert len(err.strip().splitlines()) == 1

@@ -6,11 +6,15 @@
 
 ``--max-steps`` counts generator steps (= batches); Lightning's own global_step
 counts 2 per batch because each batch steps two optimisers.
+
+On ``--resume`` the checkpoint's hyper-parameters hold unless a flag is written on the
+command line (a default never overrides them); network sizes cannot change.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from ..callbacks import LOGGERS
@@ -22,29 +26,47 @@ from . import int_at_least, user_errors
 _T, _N = TrainConfig(), NetworkConfig()
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" only where X is a real value the help does not already give."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or any(action.default is x for x in (None, False, argparse.SUPPRESS)):
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cyclegan-audio train",
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument(
         "--data", type=Path, default=RunConfig.data, help="prepared folder (manifest.json)"
     )
     run = p.add_argument_group("run")
     run.add_argument("--gpus", type=int, default=0, help="GPUs per node; 0 = CPU; > 1 = DDP")
-    run.add_argument("--num-nodes", type=int, default=1)
+    run.add_argument("--num-nodes", type=int, default=1, help="machines, each with --gpus GPUs")
     run.add_argument(
         "--cpu-processes", type=int, default=1, help="CPU DDP processes (gloo) when --gpus 0"
     )
     run.add_argument(
-        "--max-epochs", type=int, default=None, help="default: --n-epochs + --n-epochs-decay"
+        "--max-epochs",
+        type=int,
+        default=None,
+        help="stop after this many epochs (default: --n-epochs + --n-epochs-decay)",
     )
     run.add_argument(
         "--max-steps", type=int, default=-1, help="generator steps (batches); -1 = no limit"
     )
-    run.add_argument("--batch-size", type=int, default=1)
-    run.add_argument("--precision", default=None, help="default: bf16-mixed on GPU, 32-true on CPU")
+    run.add_argument("--batch-size", type=int, default=1, help="tile pairs per step")
+    run.add_argument(
+        "--precision",
+        default=None,
+        help="Lightning precision, e.g. 32-true, bf16-mixed (default: bf16-mixed on GPU, "
+        "32-true on CPU)",
+    )
     run.add_argument(
         "--num-workers",
         type=int,
@@ -58,13 +80,36 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="fused Adam kernels (default: on with GPUs)",
     )
-    run.add_argument("--seed", type=int, default=_T.seed)
-    run.add_argument("--resume", type=Path, default=None, help="a last.ckpt to continue from")
-    run.add_argument("--run-name", default=None, help="default: timestamp (or the resumed run's)")
-    run.add_argument("--checkpoint-dir", type=Path, default=RunConfig.checkpoint_dir)
+    run.add_argument(
+        "--seed", type=int, default=_T.seed, help="seed of weights, data order and image pools"
+    )
+    run.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        help="a checkpoint (last.ckpt) to continue from, in its own folder",
+    )
+    run.add_argument(
+        "--run-name",
+        default=None,
+        help="run folder name (default: a timestamp; on resume, the resumed run's)",
+    )
+    run.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        default=None,
+        help="folder of run folders (default: checkpoints; on resume, the resumed run's)",
+    )
     mon = p.add_argument_group("monitoring")
-    mon.add_argument("--logger", choices=LOGGERS, default="wandb")
-    mon.add_argument("--log-dir", type=Path, default=RunConfig.log_dir)
+    mon.add_argument(
+        "--logger",
+        choices=LOGGERS,
+        default="wandb",
+        help="where losses and scores go; W&B runs offline without credentials",
+    )
+    mon.add_argument(
+        "--log-dir", type=Path, default=RunConfig.log_dir, help="the logger's local files"
+    )
     mon.add_argument(
         "--log-every", type=int, default=RunConfig.log_every, help="batches between loss logs"
     )
@@ -75,7 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="also keep a checkpoint of every epoch (epoch-NNN.ckpt) to evaluate or listen to",
     )
     mon.add_argument(
-        "--n-val-tiles", type=int_at_least(2), default=RunConfig.n_val_tiles, help="per domain"
+        "--n-val-tiles",
+        type=int_at_least(2),
+        default=RunConfig.n_val_tiles,
+        help="validation tiles per domain that score each epoch",
     )
     mon.add_argument(
         "--log-media-every",
@@ -83,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=RunConfig.log_media_every,
         help="epochs between W&B spectrograms/audio; 0 = never",
     )
-    mon.add_argument("--no-progress-bar", action="store_true")
+    mon.add_argument("--no-progress-bar", action="store_true", help="no progress bar")
     mon.add_argument(
         "--sync-every",
         type=int_at_least(1),
@@ -92,24 +140,45 @@ def build_parser() -> argparse.ArgumentParser:
         "default: 1 on CPU, --log-every on GPU",
     )
     net = p.add_argument_group("networks")
-    net.add_argument("--ngf", type=int, default=_N.ngf)
-    net.add_argument("--ndf", type=int, default=_N.ndf)
-    net.add_argument("--n-blocks", type=int, default=_N.n_blocks)
-    net.add_argument("--n-layers-d", type=int, default=_N.n_layers_d)
-    net.add_argument("--upsample", choices=("transpose", "resize"), default=_N.upsample)
+    net.add_argument("--ngf", type=int, default=_N.ngf, help="generator width (first layer)")
+    net.add_argument("--ndf", type=int, default=_N.ndf, help="discriminator width (first layer)")
+    net.add_argument(
+        "--n-blocks", type=int, default=_N.n_blocks, help="residual blocks in each generator"
+    )
+    net.add_argument(
+        "--n-layers-d", type=int, default=_N.n_layers_d, help="strided layers per discriminator"
+    )
+    net.add_argument(
+        "--upsample",
+        choices=("transpose", "resize"),
+        default=_N.upsample,
+        help="generator upsampling: transposed conv, or resize then conv",
+    )
     opt = p.add_argument_group("optimisation (reference CycleGAN defaults)")
-    opt.add_argument("--gan-mode", choices=("lsgan", "vanilla"), default=_T.gan_mode)
-    opt.add_argument("--lr", type=float, default=_T.lr)
-    opt.add_argument("--beta1", type=float, default=_T.beta1)
-    opt.add_argument("--beta2", type=float, default=_T.beta2)
-    opt.add_argument("--lambda-cycle", type=float, default=_T.lambda_cycle)
+    opt.add_argument(
+        "--gan-mode",
+        choices=("lsgan", "vanilla"),
+        default=_T.gan_mode,
+        help="adversarial loss: least squares or cross-entropy",
+    )
+    opt.add_argument("--lr", type=float, default=_T.lr, help="Adam learning rate, all networks")
+    opt.add_argument("--beta1", type=float, default=_T.beta1, help="Adam beta1")
+    opt.add_argument("--beta2", type=float, default=_T.beta2, help="Adam beta2")
+    opt.add_argument(
+        "--lambda-cycle", type=float, default=_T.lambda_cycle, help="cycle-consistency weight"
+    )
     opt.add_argument(
         "--lambda-identity",
         type=float,
         default=_T.lambda_identity,
         help="identity weight as a fraction of --lambda-cycle",
     )
-    opt.add_argument("--pool-size", type=int, default=_T.pool_size)
+    opt.add_argument(
+        "--pool-size",
+        type=int,
+        default=_T.pool_size,
+        help="past fakes the discriminators also see; 0 = off",
+    )
     opt.add_argument(
         "--ema-decay",
         type=float,
@@ -126,8 +195,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def given_dests(argv: list[str] | None) -> set[str]:
+    """Destinations of the options written on the command line, not filled in by defaults."""
+    bare = build_parser()
+    for action in bare._actions:  # argparse has no public way to drop every default
+        action.default = argparse.SUPPRESS
+    return set(vars(bare.parse_args(argv)))
+
+
 def parse(argv: list[str] | None) -> RunConfig:
     a = build_parser().parse_args(argv)
+    net_names = {f.name for f in dataclasses.fields(NetworkConfig)}
+    train_names = {f.name for f in dataclasses.fields(TrainConfig)}
+    given = frozenset(
+        f"net.{d}" if d in net_names else f"train.{d}" if d in train_names else d
+        for d in given_dests(argv)
+    )
     net = NetworkConfig(
         ngf=a.ngf, ndf=a.ndf, n_blocks=a.n_blocks, n_layers_d=a.n_layers_d, upsample=a.upsample
     )
@@ -170,6 +253,7 @@ def parse(argv: list[str] | None) -> RunConfig:
         log_media_every=a.log_media_every,
         progress_bar=not a.no_progress_bar,
         sync_every=a.sync_every,
+        given=given,
     )
 
 
