@@ -173,7 +173,7 @@ def load(
     duration_s: float | None = None,
     mono: bool = True,
 ) -> np.ndarray:
-    """Read ``path`` as float32 (n_samples,), resampled to ``sample_rate`` (None keeps the file's rate).
+    """Read ``path`` as float32 (n_samples,) at ``sample_rate`` (None keeps the file's rate).
 
     Multichannel audio is averaged to mono; ``mono=False`` keeps the channels:
     (n_channels, n_samples). ``offset_s``/``duration_s`` read a window of the file

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from .spec import SpectrogramSpec
 
 # "pghi" is not chunk-local (heap integration spans the whole signal): it is done in one piece.
 PHASE_INITS = ("source", "random", "pghi")
+LOUDNESS_POLICIES = ("input", "domain", "model")  # see `output_gain`
 DEFAULT_CHUNK_SECONDS = 60.0
 DEFAULT_TILE_OVERLAP = 0.5  # the design's half-tile hop
 DEFAULT_BATCH_SIZE = 4  # tiles per generator call for `apply_tiled` used on its own
@@ -253,10 +255,18 @@ class TranslateOptions:
     # The level prepare brought each training file's sample peak to (checkpoint meta
     # "input_peak_db"): the input is fed to the generator at that level, as in training.
     input_peak_db: float | None = None
+    loudness: str = "input"  # output level policy, see `LOUDNESS_POLICIES` and `output_gain`
+    # Target domain's median loudness minus the source domain's, LU (checkpoint meta
+    # "domain_lufs"); used by loudness="domain". None: unknown (old checkpoint) -> 0.
+    level_offset_db: float | None = None
 
     def __post_init__(self) -> None:
         if self.phase_init not in PHASE_INITS:
             raise ValueError(f"unknown phase init {self.phase_init!r}; use one of {PHASE_INITS}")
+        if self.loudness not in LOUDNESS_POLICIES:
+            raise ValueError(
+                f"unknown loudness policy {self.loudness!r}; use one of {LOUDNESS_POLICIES}"
+            )
 
 
 def default_batch_size(device) -> int:
@@ -320,7 +330,7 @@ def translate_signal(
             lambda a, b: y[a:b], y.shape[-1], sr, pieces.append, generator, spec, opts,
             chunk_seconds=chunk_seconds, timings=timings, gain_in=gain_in,
         )  # fmt: skip
-        return _apply_gain(np.concatenate(pieces), stats)
+        return _apply_gain(np.concatenate(pieces), stats, opts, gain_in)
     device = opts.device or module_device(generator)
     fn = generator_fn(generator, device, timings)
     n_spec = _spec_length(y.shape[-1], sr, spec)
@@ -349,12 +359,28 @@ def translate_signal(
     meter_out.add(out)
     stats = {"source_lufs": meter_in.lufs(), "output_lufs": meter_out.lufs()}
     stats["peak"] = float(np.abs(out).max()) if out.size else 0.0
-    return _apply_gain(out, stats)
+    return _apply_gain(out, stats, opts, gain_in)
 
 
-def _apply_gain(out: np.ndarray, stats: dict) -> np.ndarray:
-    gain = matching_gain(stats["source_lufs"], stats["output_lufs"], stats["peak"])
-    return (out * gain).astype(np.float32)
+def output_gain(stats: dict, opts: TranslateOptions, gain_in: float = 1.0) -> float:
+    """Linear gain for the generator's raw output under ``opts.loudness`` (clip-safe).
+
+    ``stats``: `stream_translate`'s source_lufs, output_lufs and peak; ``gain_in``: the
+    gain the input got before the generator (`input_gain`).
+    - "input": the output as loud as the input (a mix keeps its balance);
+    - "domain": the input's loudness plus the level the target domain has relative to the
+      source in the training data (``opts.level_offset_db``);
+    - "model": the level the generator produced, with the input gain undone.
+    """
+    if opts.loudness == "model":
+        gain = 1.0 / gain_in
+        return min(gain, 0.99 / stats["peak"]) if stats["peak"] > 0 else gain
+    offset = (opts.level_offset_db or 0.0) if opts.loudness == "domain" else 0.0
+    return matching_gain(stats["source_lufs"] + offset, stats["output_lufs"], stats["peak"])
+
+
+def _apply_gain(out: np.ndarray, stats: dict, opts: TranslateOptions, gain_in: float) -> np.ndarray:
+    return (out * output_gain(stats, opts, gain_in)).astype(np.float32)
 
 
 def _spec_length(n_in: int, sr_in: int, spec: SpectrogramSpec) -> int:
@@ -499,52 +525,90 @@ def translate_file(
     protect: tuple = (),
     timings: dict | None = None,
     progress: bool = False,
+    scratch_dir: str | Path | None = None,
     **options,
 ) -> Path:
-    """Translate an audio file of any length into ``out_path`` (mono, the input's rate) in bounded memory.
+    """Translate an audio file of any length into ``out_path`` (the input's rate and channel
+    count) in bounded memory.
 
-    Input is read chunk by chunk; the unscaled output goes to a float scratch file
-    beside ``out_path``, then is written scaled to the input's loudness (clip-safe).
+    Each channel goes through the mono pipeline on its own, read chunk by chunk; the
+    unscaled output goes to float scratch files in a temporary folder inside
+    ``scratch_dir`` (None: the system's, $TMPDIR), never beside ``out_path``, so a killed
+    run leaves no scratch in the output folder; then it is written with one gain for all
+    channels (`output_gain`; clip-safe). A format only the fallback decoder reads (m4a,
+    wma…) is decoded once into that folder first (`audio.decoded_copy`).
     """
     from tqdm import tqdm
 
     opts = TranslateOptions(**options)
     in_path, out_path = Path(in_path), Path(out_path)
-    info = audio.info(in_path)
-    sr_in, n_in = info.sample_rate, info.n_samples
-    if n_in == 0:
-        raise audio.AudioError(f"{in_path}: no samples")
+    with tempfile.TemporaryDirectory(
+        prefix="cyclegan-audio-", dir=scratch_dir, ignore_cleanup_errors=True
+    ) as tmp:
+        source = audio.decoded_copy(in_path, tmp)
+        info = audio.info(source)
+        sr_in, n_in, n_ch = info.sample_rate, info.n_samples, info.n_channels
+        if n_in == 0:
+            raise audio.AudioError(f"{in_path}: no samples")
 
-    def read(a: int, b: int) -> np.ndarray:
-        return audio.load(in_path, None, offset_s=a / sr_in, duration_s=(b - a) / sr_in)[: b - a]
+        def read(a: int, b: int) -> np.ndarray:  # -> (n_ch, b - a)
+            y = audio.load(source, None, offset_s=a / sr_in, duration_s=(b - a) / sr_in, mono=False)
+            return y[:, : b - a]
 
-    gain_in = 1.0
-    if opts.input_peak_db is not None:  # one cheap pass for the peak (input rate, mono)
         step = int(DEFAULT_CHUNK_SECONDS * sr_in)
-        peak = max(
-            float(np.abs(read(a, min(n_in, a + step))).max(initial=0.0))
-            for a in range(0, n_in, step)
-        )
-        gain_in = input_gain(peak, opts.input_peak_db)
-    scratch_path = out_path.with_name(f".scratch-{out_path.stem}.wav")
-    bar = tqdm(total=n_in / sr_in, unit="s", desc=in_path.name, leave=False, disable=not progress)
-    try:
-        with audio.AudioWriter(scratch_path, sr_in, subtype="FLOAT") as scratch:
-            stats = stream_translate(
-                read, n_in, sr_in, scratch.write, generator, spec, opts,
-                chunk_seconds=chunk_seconds, timings=timings,
-                progress=lambda n: bar.update(n / sr_in), gain_in=gain_in,
-            )  # fmt: skip
-        gain = matching_gain(stats["source_lufs"], stats["output_lufs"], stats["peak"])
+        gain_in = 1.0
+        if opts.input_peak_db is not None:  # one cheap pass for the peak (input rate)
+            peak = max(
+                float(np.abs(read(a, min(n_in, a + step))).max(initial=0.0))
+                for a in range(0, n_in, step)
+            )
+            gain_in = input_gain(peak, opts.input_peak_db)
+        scratch = [Path(tmp) / f"channel{c}.wav" for c in range(n_ch)]
+        bar = tqdm(
+            total=n_ch * n_in / sr_in, unit="s", desc=in_path.name, leave=False,
+            disable=not progress,
+        )  # fmt: skip
+        try:
+            per_channel = []
+            for c in range(n_ch):
+                with audio.AudioWriter(scratch[c], sr_in, subtype="FLOAT") as w:
+                    per_channel.append(stream_translate(
+                        lambda a, b, c=c: read(a, b)[c], n_in, sr_in, w.write, generator, spec,
+                        opts, chunk_seconds=chunk_seconds, timings=timings,
+                        progress=lambda n: bar.update(n / sr_in), gain_in=gain_in,
+                    ))  # fmt: skip
+        finally:
+            bar.close()
+        stats = _combine_channels(per_channel)
+        gain = output_gain(stats, opts, gain_in)
         step = int(chunk_seconds * sr_in) or n_in
-        with _timed(timings, "io"), audio.AudioWriter(out_path, sr_in, protect=protect) as writer:
+        with (
+            _timed(timings, "io"),
+            audio.AudioWriter(out_path, sr_in, protect=protect, n_channels=n_ch) as writer,
+        ):
             for a in range(0, n_in, step):
                 b = min(n_in, a + step)
-                writer.write(_fix_length(
-                    audio.load(scratch_path, None, offset_s=a / sr_in, duration_s=(b - a) / sr_in),
-                    b - a,
-                ) * gain)  # fmt: skip
-    finally:
-        bar.close()
-        scratch_path.unlink(missing_ok=True)
+                window = dict(offset_s=a / sr_in, duration_s=(b - a) / sr_in)
+                out = np.stack([_fix_length(audio.load(p, None, **window), b - a) for p in scratch])
+                writer.write((out[0] if n_ch == 1 else out) * gain)
     return out_path
+
+
+def _combine_channels(stats: list[dict]) -> dict:
+    """One set of `stream_translate` loudness figures for channels translated apart.
+
+    BS.1770 sums the channels' mean squares, so powers add (the gating is per channel
+    here, a close approximation); the peak is the largest channel's.
+    """
+    if len(stats) == 1:
+        return stats[0]
+
+    def total(key: str) -> float:
+        power = sum(10.0 ** (s[key] / 10.0) for s in stats if math.isfinite(s[key]))
+        return 10.0 * math.log10(power) if power > 0 else -math.inf
+
+    return {
+        "source_lufs": total("source_lufs"),
+        "output_lufs": total("output_lufs"),
+        "peak": max(s["peak"] for s in stats),
+    }

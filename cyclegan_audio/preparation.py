@@ -149,7 +149,7 @@ def process_file(job: dict[str, Any]) -> dict[str, Any]:
         "remainder_s": 0.0,
     }
     tiles: list[dict[str, Any]] = []
-    scratch = tempfile.TemporaryDirectory(prefix="cyclegan-audio-")
+    scratch = tempfile.TemporaryDirectory(prefix="cyclegan-audio-", ignore_cleanup_errors=True)
     try:
         for s in SPLITS:  # tiles of this file on disk but not in the manifest: an interrupted run's
             for stale in (Path(job["out"]) / domain / s).glob(f"{_slug(rel)}-*.png"):
@@ -235,7 +235,7 @@ class _Skip(Exception):
 
 
 def _failure_reason(exc: Exception, path: Path) -> str:
-    """One line for a failure that is not the file's fault, e.g. "No space left on device (out/A/x.png)"."""
+    """One line for a failure that is not the file's fault, e.g. "No space left on device (x.png)"."""
     if isinstance(exc, OSError):
         text = exc.strerror or str(exc) or type(exc).__name__
         if exc.filename and str(exc.filename) != str(path):

@@ -38,15 +38,31 @@ def _tone(seconds, sr, level=0.3):
     return y + 0.01 * level * rng.standard_normal(y.shape[0]).astype(np.float32)
 
 
-def test_stereo_44k_input_keeps_rate_and_length(tmp_path, ckpt):
+def test_stereo_44k_input_keeps_rate_length_and_channels(tmp_path, ckpt):
     inp = tmp_path / "violin.wav"
     y = _tone(1.3, 44100)
     sf.write(inp, np.stack([y, 0.5 * y], axis=1), 44100, subtype="FLOAT")
     assert main(["--ckpt", str(ckpt), str(inp), "--n-iter", "4"]) == 0
     out = tmp_path / "violin.AtoB.wav"
     info = sf.info(out)
-    assert (info.samplerate, info.frames, info.channels) == (44100, y.shape[0], 1)
+    assert (info.samplerate, info.frames, info.channels) == (44100, y.shape[0], 2)
     assert np.all(np.isfinite(load(out, None)))
+
+
+def test_each_channel_is_translated_as_a_mono_file_would_be(tmp_path, ckpt):
+    """Channels go through the mono pipeline one by one, then share one output gain."""
+    y = _tone(0.6, 8000)
+    chans = [y, 0.5 * np.roll(y, 400)]
+    sf.write(tmp_path / "st.wav", np.stack(chans, axis=1), 8000, subtype="FLOAT")
+    args = ["--ckpt", str(ckpt), "--n-iter", "2"]
+    assert main([*args, str(tmp_path / "st.wav")]) == 0
+    stereo, _ = sf.read(tmp_path / "st.AtoB.wav", dtype="float32")
+    for c, chan in enumerate(chans):
+        sf.write(tmp_path / f"m{c}.wav", chan, 8000, subtype="FLOAT")
+        assert main([*args, str(tmp_path / f"m{c}.wav")]) == 0
+        mono = load(tmp_path / f"m{c}.AtoB.wav", None)
+        corr = np.corrcoef(stereo[:, c], mono)[0, 1]
+        assert corr > 0.999, (c, corr)
 
 
 def test_input_shorter_than_a_tile(tmp_path, ckpt):
@@ -84,8 +100,9 @@ def test_incompatible_checkpoint_is_one_line(tmp_path, capsys):
 
 
 def test_missing_input_is_one_line(tmp_path, ckpt, capsys):
-    assert main(["--ckpt", str(ckpt), str(tmp_path / "nope.wav")]) == 2
-    assert "nope.wav" in capsys.readouterr().err
+    assert main(["--ckpt", str(ckpt), str(tmp_path / "nope.wav")]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if "nope.wav" in line]
+    assert lines == [f"skip {tmp_path / 'nope.wav'}: file not found"]
 
 
 def test_loudness_matched_to_input(tmp_path, ckpt):

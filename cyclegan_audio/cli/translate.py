@@ -1,15 +1,22 @@
 """``cyclegan-audio translate --ckpt best.ckpt in.wav [more.wav …]``: audio in, translated audio out.
 
-The spectrogram spec comes only from the checkpoint (no STFT flags). Output is
-mono at each input's own sample rate, loudness matched, written beside the input
-as ``<stem>.AtoB.wav`` unless ``-o`` names a file or folder; an input is never
-overwritten.
+The spectrogram spec comes only from the checkpoint (no STFT flags). Output has
+each input's own sample rate and channels (each channel translated on its own),
+loudness matched, written beside the input as ``<stem>.AtoB.wav`` unless ``-o``
+names a file or folder (a trailing "/" means a folder); an input is never
+overwritten. A bad input is named on one ``skip`` line and the others are still
+translated; the exit code is 1 when any was skipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +31,7 @@ from ..inference import (
     translate_file,
 )
 from ..phase import DEFAULT_N_ITER
-from . import user_errors
+from . import describe_os_error, user_errors
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class TranslateArgs:
     ckpt: Path
     inputs: list[Path]
     direction: str = "AtoB"
-    output: Path | None = None
+    output: str | None = None  # a str: a trailing "/" says "folder"
     phase: str = "source"
     n_iter: int = DEFAULT_N_ITER
     device: str = "auto"
@@ -40,6 +47,7 @@ class TranslateArgs:
     batch_size: int | None = None
     tile_overlap: float = DEFAULT_TILE_OVERLAP
     compile: bool = False
+    scratch_dir: Path | None = None
 
 
 def parse_args(argv: list[str] | None) -> TranslateArgs:
@@ -50,7 +58,9 @@ def parse_args(argv: list[str] | None) -> TranslateArgs:
     p.add_argument("inputs", nargs="+", type=Path, help="audio files to translate")
     p.add_argument("--ckpt", required=True, type=Path, help="checkpoint from train.py (best.ckpt)")
     p.add_argument("--direction", choices=DIRECTIONS, default="AtoB")
-    p.add_argument("-o", "--output", type=Path, help="output file (one input) or folder")
+    p.add_argument(
+        "-o", "--output", help='output file (one input) or folder (a trailing "/" means a folder)'
+    )
     p.add_argument("--phase", choices=PHASE_INITS, default="source",
                    help="Griffin-Lim's initial phase: the input's own (default), random, or pghi "
                    "(pghi is done in one piece, so memory is not bounded for long files)")  # fmt: skip
@@ -77,6 +87,13 @@ def parse_args(argv: list[str] | None) -> TranslateArgs:
         help="torch.compile the generator: 15-35 s once, then 1.1-1.3x faster tiles on CPU "
         "(worth it from about a minute of audio)",
     )
+    p.add_argument(
+        "--scratch-dir",
+        type=Path,
+        default=None,
+        help="where unscaled intermediate audio goes (default: the system's temporary folder, "
+        "$TMPDIR); never the output folder",
+    )
     a = p.parse_args(argv)
     if not 0 <= a.tile_overlap < 1:
         p.error("--tile-overlap must be in [0, 1)")
@@ -85,12 +102,18 @@ def parse_args(argv: list[str] | None) -> TranslateArgs:
     return TranslateArgs(**{k: v for k, v in vars(a).items()})
 
 
-def output_paths(inputs: list[Path], output: Path | None, direction: str) -> list[Path]:
-    """Where each input's translation goes; refuses to overwrite an input or write two files to one path."""
+def output_paths(inputs: list[Path], output: str | Path | None, direction: str) -> list[Path]:
+    """Where each input's translation goes; refuses to overwrite an input or write two files to one path.
+
+    ``output``: a file (one input) or a folder: one that exists, a name ending in "/", or a
+    name without an extension when there are several inputs.
+    """
     name = lambda p: f"{p.stem}.{direction}.wav"  # noqa: E731
+    trailing_slash = isinstance(output, str) and output.endswith(("/", os.sep))
+    output = None if output is None else Path(output)
     if output is None:
         outs = [p.with_name(name(p)) for p in inputs]
-    elif output.is_dir() or (len(inputs) > 1 and not output.suffix):
+    elif trailing_slash or output.is_dir() or (len(inputs) > 1 and not output.suffix):
         outs = [output / name(p) for p in inputs]
     elif len(inputs) > 1:
         raise AudioError(f"{output}: -o must be a folder when translating several files")
@@ -117,23 +140,75 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def _reason(exc: Exception, inp: Path) -> str:
+    """Why ``inp`` was not translated, in one line, without repeating its path."""
+    text = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+    return text.removeprefix(f"{inp}: ")
+
+
+def _input_problem(p: Path) -> str | None:
+    """Why ``p`` cannot be an input, found without decoding it (None: try it)."""
+    if p.is_dir():
+        return "is a folder, not an audio file; give the files in it"
+    if not p.exists():
+        return "file not found"
+    return None
+
+
+@contextmanager
+def _terminate_unwinds() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so a terminated run removes its temporary files."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for p in args.inputs:
-        if not p.is_file():
-            raise AudioError(f"{p}: file not found")
     outs = output_paths(args.inputs, args.output, args.direction)
+    n_failed = 0
+    for p in args.inputs:
+        if (problem := _input_problem(p)) is not None:
+            print(f"skip {p}: {problem}", file=sys.stderr)
+            n_failed += 1
+    if n_failed == len(args.inputs):
+        print("error: nothing to translate", file=sys.stderr)
+        return 1
     device = resolve_device(args.device)
     spec, generator, input_peak_db = load_translation(args.ckpt, args.direction, device)
     if args.compile:
         generator = CompiledGenerator(generator)
-    for inp, out in zip(args.inputs, outs):
-        translate_file(
-            inp, out, generator, spec,
-            chunk_seconds=args.chunk_seconds, protect=tuple(args.inputs), progress=True,
-            phase_init=args.phase, n_iter=args.n_iter, device=device, batch_size=args.batch_size,
-            input_peak_db=input_peak_db, hop_frames=overlap_hop(spec, args.tile_overlap),
-        )  # fmt: skip
-        print(f"{inp} -> {out}", file=sys.stderr)
+    with _terminate_unwinds():
+        for inp, out in zip(args.inputs, outs):
+            if _input_problem(inp) is not None:
+                continue  # named above
+            try:
+                translate_file(
+                    inp, out, generator, spec,
+                    chunk_seconds=args.chunk_seconds, protect=tuple(args.inputs), progress=True,
+                    phase_init=args.phase, n_iter=args.n_iter, device=device,
+                    batch_size=args.batch_size, input_peak_db=input_peak_db,
+                    hop_frames=overlap_hop(spec, args.tile_overlap), scratch_dir=args.scratch_dir,
+                )  # fmt: skip
+            except (CycleGanAudioError, OSError) as exc:  # one bad file never stops the others
+                print(f"skip {inp}: {_reason(exc, inp)}", file=sys.stderr)
+                n_failed += 1
+                continue
+            print(f"{inp} -> {out}", file=sys.stderr)
+    if n_failed:
+        print(
+            f"error: {n_failed} of {len(args.inputs)} inputs not translated (see skip lines above)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
