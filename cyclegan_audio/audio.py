@@ -116,6 +116,8 @@ def info(path: str | Path) -> AudioInfo:
     try:
         i = sf.info(str(path))
     except Exception as exc:  # soundfile raises several types for bad files
+        if (system := _system_error(exc, path)) is not None:
+            raise system from None
         return _info_fallback(path, exc)
     return AudioInfo(int(i.samplerate), int(i.channels), int(i.frames))
 
@@ -159,6 +161,8 @@ def decoded_copy(path: str | Path, folder: str | Path) -> Path:
         sf.info(str(path))
         return path
     except Exception as exc:  # soundfile raises several types for files it cannot read
+        if (system := _system_error(exc, path)) is not None:
+            raise system from None
         y, sr = _load_fallback(path, exc, sr=None)
     dest = Path(folder) / f"decoded-{path.stem[:60]}.w64"
     sf.write(str(dest), y.T, sr, subtype="FLOAT", format="W64")
@@ -194,6 +198,8 @@ def load(
     except AudioError:
         raise
     except Exception as exc:
+        if (system := _system_error(exc, path)) is not None:
+            raise system from None
         y1, file_sr = _load_fallback(path, exc, sr=None)
         start = int(round(offset_s * file_sr))
         stop = None if duration_s is None else start + int(round(duration_s * file_sr))
@@ -241,6 +247,11 @@ def write_error(exc: Exception, path: str | Path) -> Exception:
     """What to raise when writing ``path`` failed with ``exc``: an OSError naming ``path`` for
     an error of the system (disk full, read-only file system, no permission), else an
     AudioError (e.g. a format the extension names but libsndfile cannot write)."""
+    return _system_error(exc, path) or AudioError(f"{path}: cannot write audio ({_describe(exc)})")
+
+
+def _system_error(exc: Exception, path: str | Path) -> OSError | None:
+    """``exc`` as an OSError naming ``path`` when the system failed (not the file), else None."""
     if isinstance(exc, OSError):
         return OSError(exc.errno, exc.strerror or str(exc), str(path))
     import soundfile as sf
@@ -249,7 +260,7 @@ def write_error(exc: Exception, path: str | Path) -> Exception:
     code = getattr(getattr(sf, "_ffi", None), "errno", 0)
     if "System error" in f"{exc} {getattr(exc, 'error_string', '')}" and code:
         return OSError(code, os.strerror(code), str(path))
-    return AudioError(f"{path}: cannot write audio ({_describe(exc)})")
+    return None
 
 
 def rms_db(y: np.ndarray) -> float:

@@ -143,3 +143,26 @@ def test_folder_named_like_audio_and_symlink_loops_are_named_once(folders, capsy
     assert {k for k in Manifest.load(out).files if k.startswith("A/")} == {
         f"A/good{i}.wav" for i in range(3)
     }
+
+
+def test_unreadable_file_is_not_a_verdict(folders, monkeypatch, capsys):
+    """No permission to read is the environment's fault: named, not remembered, retried."""
+    a, b, out = folders
+    from cyclegan_audio import audio
+
+    def no_permission(path, *args, **kw):
+        if str(path) == str(a / "good2.wav"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return open(path, *args, **kw)
+
+    monkeypatch.setattr(audio, "open", no_permission, raising=False)
+    assert _run(a, b, out) == 1
+    lines = _skips_for(capsys.readouterr().err, a / "good2.wav")
+    assert len(lines) == 1 and "Permission denied" in lines[0]
+    monkeypatch.undo()
+    assert _run(a, b, out) == 0
+    assert Manifest.load(out).files["A/good2.wav"]["status"] == "ok"
+
+
+def _skips_for(err, path):
+    return [line for line in err.splitlines() if line.startswith(f"skip {path}:")]
