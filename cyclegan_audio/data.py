@@ -7,9 +7,7 @@ reference's unaligned dataset); the epoch length is the larger domain, and with
 
 Validation: a fixed list of ``n_val_tiles`` tiles per domain, evenly spaced through the
 val split in manifest order so that every val recording contributes (the first N tiles
-would all come from one recording: on the violin set the first 16 scored 0.727 where
-random 16-tile subsets of the same checkpoint score 0.481 +- 0.081; see
-scripts/score_checkpoints.py --pick first). A
+would all come from one recording, a biased sample: docs/validation-score.md). A
 domain with no val tiles falls back to its train tiles, with a warning. Two loaders,
 A then B, unshuffled. The score compares tile statistics, so each domain needs at least
 ``MIN_VAL_TILES``; that, and every listed tile being on disk, is checked before training.

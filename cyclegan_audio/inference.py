@@ -193,9 +193,9 @@ class CompiledGenerator(torch.nn.Module):
     """A generator run through ``torch.compile`` for inference, eager if compiling fails.
 
     Weights are frozen into the compiled graph (inductor ``freezing``: constant folding and
-    pre-packed convolution weights): 1.1-1.3x faster per 512x512 tile on a 2-core CPU
-    after a one-off 15-35 s compile (scripts/benchmark_generator.py). A machine without a working compiler
-    (no C++ toolchain, an unsupported GPU) gets one warning line and the eager generator.
+    pre-packed convolution weights), compiled once on the first call (speed:
+    docs/performance.md). A machine without a working compiler (no C++ toolchain, an
+    unsupported GPU) gets one warning line and the eager generator.
     """
 
     def __init__(self, net: torch.nn.Module, warn: Callable[[str], None] | None = None):
@@ -273,8 +273,8 @@ def default_batch_size(device) -> int:
     """Tiles per generator call: 1 on CPU, 8 on GPU.
 
     On CPU a larger batch buys no speed (one 512x512 tile already fills the cores;
-    measured 26 s/tile at batch 1 vs 29 s/tile at batch 2) but each tile of the
-    default model holds ~0.2 GB of activations, so batch 1 keeps memory low.
+    docs/performance.md) but each tile of the default model holds ~0.2 GB of
+    activations, so batch 1 keeps memory low.
     """
     return 8 if torch.device(device).type == "cuda" else 1
 
