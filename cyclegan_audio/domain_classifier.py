@@ -49,9 +49,13 @@ def segment_features(y: np.ndarray, sample_rate: int) -> np.ndarray:
         if rms <= 0 or 20.0 * np.log10(rms) < SILENCE_DBFS:
             continue
         mel = librosa.feature.melspectrogram(
-            y=chunk / (rms * 10.0), sr=CLASSIFIER_SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH,
-            n_mels=N_MELS, power=2.0,
-        )  # fmt: skip
+            y=chunk / (rms * 10.0),
+            sr=CLASSIFIER_SAMPLE_RATE,
+            n_fft=N_FFT,
+            hop_length=HOP_LENGTH,
+            n_mels=N_MELS,
+            power=2.0,
+        )
         mel_db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=80.0)  # (N_MELS, T)
         shape = mel_db.mean(axis=1)
         shape = shape - shape.max()

@@ -26,10 +26,13 @@ def k_weighting_sos(sample_rate: int) -> np.ndarray:
     vh = 10.0 ** (gain_db / 20.0)
     vb = vh**0.4996667741545416
     a0 = 1.0 + k / q + k * k
-    shelf = [
-        (vh + vb * k / q + k * k) / a0, 2.0 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0,
-        1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0,
-    ]  # fmt: skip
+    shelf_b = [
+        (vh + vb * k / q + k * k) / a0,
+        2.0 * (k * k - vh) / a0,
+        (vh - vb * k / q + k * k) / a0,
+    ]
+    shelf_a = [1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0]
+    shelf = shelf_b + shelf_a  # one second-order section: b0 b1 b2 a0 a1 a2
     q, fc = 0.5003270373253953, 38.13547087613982
     k = math.tan(math.pi * fc / sample_rate)
     a0 = 1.0 + k / q + k * k

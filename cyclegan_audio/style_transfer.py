@@ -237,10 +237,15 @@ def optimise_log_spectrogram(
     if cfg.n_iter > 0:
         if cfg.optimizer == "lbfgs":
             opt = torch.optim.LBFGS(
-                [x], lr=1.0, max_iter=cfg.n_iter, max_eval=cfg.n_iter,
-                history_size=20, line_search_fn="strong_wolfe",
-                tolerance_grad=1e-9, tolerance_change=1e-12,
-            )  # fmt: skip
+                [x],
+                lr=1.0,
+                max_iter=cfg.n_iter,
+                max_eval=cfg.n_iter,
+                history_size=20,
+                line_search_fn="strong_wolfe",
+                tolerance_grad=1e-9,
+                tolerance_change=1e-12,
+            )
             opt.step(closure)
         else:
             opt = torch.optim.Adam([x], lr=cfg.learning_rate)
@@ -375,9 +380,16 @@ def stylize(
     Loudness is matched to the content (texture: to the style).
     """
     return run_style_transfer(
-        content_y, style_y, sr, spec=spec, config=config, device=device,
-        texture_seconds=texture_seconds, progress=progress, **overrides,
-    ).y  # fmt: skip
+        content_y,
+        style_y,
+        sr,
+        spec=spec,
+        config=config,
+        device=device,
+        texture_seconds=texture_seconds,
+        progress=progress,
+        **overrides,
+    ).y
 
 
 def style_distance(
@@ -388,7 +400,10 @@ def style_distance(
     Measures a finished output after phase reconstruction, not the optimised spectrogram.
     """
     weights = random_weights(spec.n_freq, config)
+
+    def gram_of(signal: np.ndarray) -> torch.Tensor:
+        log_mag = to_log(S.magnitude(np.asarray(signal, np.float32), spec))
+        return gram(features(log_mag, weights))
+
     with torch.no_grad():
-        grams = [gram(features(to_log(S.magnitude(np.asarray(a, np.float32), spec)), weights))
-                 for a in (y, style_y)]  # fmt: skip
-    return float(relative_sq_error(grams[0], grams[1]))
+        return float(relative_sq_error(gram_of(y), gram_of(style_y)))
