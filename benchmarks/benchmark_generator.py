@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     conv = torch.nn.Conv2d(c, c, 3).eval()
     side = x.shape[-1] // 4 + 2  # the blocks run at a quarter of the tile, reflection-padded
     h = torch.randn(1, c, side, side)
-    rows.append((f"residual conv {c}ch {side - 2}x{side - 2}", seconds(lambda: conv(h), 3),
-                 flops(lambda: conv(h))))  # fmt: skip
+    name = f"residual conv {c}ch {side - 2}x{side - 2}"
+    rows.append((name, seconds(lambda: conv(h), 3), flops(lambda: conv(h))))
     m = torch.randn(2048, 2048)
     rows.append(("matrix product 2048^3", seconds(lambda: m @ m, 3), 2 * 2048**3))
     print(f"threads {a.threads}; generator ngf {cfg.ngf}, {cfg.n_blocks} blocks")

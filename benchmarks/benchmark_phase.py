@@ -69,17 +69,32 @@ def librosa_random_phase(shape, seed: int) -> np.ndarray:
     return 2 * np.pi * np.random.RandomState(seed).random_sample(size=shape)
 
 
+def librosa_stft_kwargs(spec: SpectrogramSpec) -> dict:
+    """The spec's STFT settings under librosa's names."""
+    return {
+        "n_fft": spec.n_fft,
+        "hop_length": spec.hop_length,
+        "win_length": spec.n_fft_window,
+        "window": spec.window,
+        "center": spec.center,
+        "pad_mode": spec.pad_mode,
+    }
+
+
 def librosa_griffinlim(mag_lib: np.ndarray, spec: SpectrogramSpec, n_iter: int, length: int, seed):
     import librosa
 
     # librosa 1.0 renames random_state to rng.
     seed_kw = "rng" if "rng" in inspect.signature(librosa.griffinlim).parameters else "random_state"
     return librosa.griffinlim(
-        mag_lib, n_iter=n_iter, hop_length=spec.hop_length, win_length=spec.n_fft_window,
-        n_fft=spec.n_fft, window=spec.window, center=spec.center, pad_mode=spec.pad_mode,
-        momentum=phase.DEFAULT_MOMENTUM, init="random", length=length,
+        mag_lib,
+        n_iter=n_iter,
+        **librosa_stft_kwargs(spec),
+        momentum=phase.DEFAULT_MOMENTUM,
+        init="random",
+        length=length,
         **{seed_kw: np.random.RandomState(seed)},
-    )  # fmt: skip
+    )
 
 
 def timed(fn, *args, **kwargs):
@@ -93,10 +108,7 @@ def compare_with_librosa(y: np.ndarray, spec: SpectrogramSpec, iters: list[int],
 
     y_t = torch.from_numpy(y)
     mag = S.magnitude(y_t, spec)
-    mag_lib = np.abs(
-        librosa.stft(y, n_fft=spec.n_fft, hop_length=spec.hop_length, win_length=spec.n_fft_window,
-                     window=spec.window, center=spec.center, pad_mode=spec.pad_mode)
-    )  # fmt: skip
+    mag_lib = np.abs(librosa.stft(y, **librosa_stft_kwargs(spec)))
     print(f"\n{'method':<28}{'iters':>6}{'time_s':>9}{'x faster':>10}{'SC_dB':>9}")
     for n_iter in iters:
         y_lib, t_lib = timed(librosa_griffinlim, mag_lib, spec, n_iter, len(y), seed)
@@ -105,10 +117,12 @@ def compare_with_librosa(y: np.ndarray, spec: SpectrogramSpec, iters: list[int],
         y_same, t_same = timed(phase.griffin_lim, mag, spec, init=same_start, **ours)
         y_ours, t_ours = timed(phase.griffin_lim, mag, spec, init="random", **ours)
         y_pghi, t_pghi = timed(phase.griffin_lim, mag, spec, init="pghi", **ours)
-        rows = [("librosa.griffinlim random", y_lib, t_lib),
-                ("ours, librosa's start", y_same, t_same),
-                ("ours random", y_ours, t_ours),
-                ("ours pghi (incl. init)", y_pghi, t_pghi)]  # fmt: skip
+        rows = [
+            ("librosa.griffinlim random", y_lib, t_lib),
+            ("ours, librosa's start", y_same, t_same),
+            ("ours random", y_ours, t_ours),
+            ("ours pghi (incl. init)", y_pghi, t_pghi),
+        ]
         for name, out, secs in rows:
             sc = phase.spectral_convergence_db(
                 mag, torch.as_tensor(np.asarray(out, np.float32)), spec
@@ -123,9 +137,11 @@ def restore_quality(y: np.ndarray, spec: SpectrogramSpec, n_iter: int, seed: int
         f"{'level / floor policy':<40}{'random':>9}{'pghi':>9}{'source':>9}{'source@0':>10}  (LSD dB)"
     )
     peak = float(np.abs(y).max()) or 1.0
-    cases = [("as is, unit_to_magnitude", y, False),
-             ("as is, floor pixels -> 0", y, True),
-             ("peak -1 dBFS, unit_to_magnitude", y / peak * 10 ** (-1 / 20), False)]  # fmt: skip
+    cases = [
+        ("as is, unit_to_magnitude", y, False),
+        ("as is, floor pixels -> 0", y, True),
+        ("peak -1 dBFS, unit_to_magnitude", y / peak * 10 ** (-1 / 20), False),
+    ]
     for name, clip, zero_floor in cases:
         clip_t = torch.from_numpy(np.ascontiguousarray(clip, dtype=np.float32))
         unit = S.audio_to_unit(clip_t, spec).numpy()
@@ -179,10 +195,14 @@ def main(argv=None) -> int:
 
 def run(args, spec: SpectrogramSpec) -> None:
     y, what = load_clip(args, spec)
-    print(f"clip: {what}; spec: n_fft {spec.n_fft}, hop {spec.hop_length}, {spec.window}, "
-          f"center {spec.center}, pad {spec.pad_mode}; momentum {phase.DEFAULT_MOMENTUM}")  # fmt: skip
-    print(f"threads: torch {torch.get_num_threads()}, numpy/BLAS limit {args.threads}, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")  # fmt: skip
+    print(
+        f"clip: {what}; spec: n_fft {spec.n_fft}, hop {spec.hop_length}, {spec.window}, "
+        f"center {spec.center}, pad {spec.pad_mode}; momentum {phase.DEFAULT_MOMENTUM}"
+    )
+    print(
+        f"threads: torch {torch.get_num_threads()}, numpy/BLAS limit {args.threads}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+    )
     if not args.skip_librosa:
         compare_with_librosa(y, spec, args.iters, args.seed)
     restore_quality(y, spec, args.restore_iters, args.seed)

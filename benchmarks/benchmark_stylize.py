@@ -122,7 +122,9 @@ def main(argv=None) -> int:
         res = run_style_transfer(content, style, sr, spec=spec, config=cfg, progress=False)
         cpu_s = time.process_time() - cpu0
         row = {
-            "pair": pair, "style": args.style, "seconds": round(res.seconds, 1),
+            "pair": pair,
+            "style": args.style,
+            "seconds": round(res.seconds, 1),
             "cpu_s": round(cpu_s, 1),
             "content_s": round(len(content) / sr, 1),
             "opt_style_loss_first": res.style_loss[0] if res.style_loss else None,
@@ -133,7 +135,7 @@ def main(argv=None) -> int:
             "phase_convergence_db": res.phase_convergence_db,
             "lsd_output_db": log_spectral_distance(res.y, truth, spec),
             "lsd_identity_db": log_spectral_distance(content, truth, spec),
-        }  # fmt: skip
+        }
         if not args.no_pitch:
             f0_content = pitch_track(content, sr)
             f0_out = pitch_track(res.y, sr)

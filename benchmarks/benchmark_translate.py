@@ -98,23 +98,35 @@ def main() -> int:
         write_test_audio(inp, a.seconds, a.input_rate)
         write_checkpoint(ckpt, net)
         load1 = os.getloadavg()[0]
-        print(f"input {a.seconds:.0f} s at {a.input_rate} Hz; model ngf={a.ngf} n_blocks={a.n_blocks}; "
-              f"n_iter={a.n_iter}; tile overlap {a.tile_overlap}; compile {a.compile}; batch {a.batch_size}; chunk {a.chunk_seconds} s; "
-              f"threads {a.threads}; device {a.device}; load average before: {load1:.2f}")  # fmt: skip
+        print(
+            f"input {a.seconds:.0f} s at {a.input_rate} Hz; model ngf={a.ngf} n_blocks={a.n_blocks}; "
+            f"n_iter={a.n_iter}; tile overlap {a.tile_overlap}; compile {a.compile}; batch {a.batch_size}; chunk {a.chunk_seconds} s; "
+            f"threads {a.threads}; device {a.device}; load average before: {load1:.2f}"
+        )
         if a.memory:
-            cmd = [sys.executable, "-m", "cyclegan_audio.cli", "translate", "--ckpt", str(ckpt), str(inp),
-                   "-o", str(out), "--n-iter", str(a.n_iter), "--device", a.device,
-                   "--chunk-seconds", str(a.chunk_seconds), "--batch-size", str(a.batch_size),
-                   "--tile-overlap", str(a.tile_overlap)] + ["--compile"] * a.compile  # fmt: skip
+            flags = {
+                "--ckpt": ckpt,
+                "-o": out,
+                "--n-iter": a.n_iter,
+                "--device": a.device,
+                "--chunk-seconds": a.chunk_seconds,
+                "--batch-size": a.batch_size,
+                "--tile-overlap": a.tile_overlap,
+            }
+            cmd = [sys.executable, "-m", "cyclegan_audio.cli", "translate", str(inp)]
+            cmd += [str(word) for pair in flags.items() for word in pair]
+            cmd += ["--compile"] * a.compile
             env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, env=env, cwd=Path(__file__).resolve().parents[1])
             wall = time.perf_counter() - t0
             child = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = child.ru_utime + child.ru_stime
-            print(f"peak RSS of the translate process: {child.ru_maxrss / 1024:.0f} MB "
-                  f"({wall:.0f} s wall, RTF {wall / a.seconds:.3f}; CPU {cpu:.0f} s, "
-                  f"RTF {cpu / a.seconds / a.threads:.3f} if {a.threads} cores were ours alone)")  # fmt: skip
+            print(
+                f"peak RSS of the translate process: {child.ru_maxrss / 1024:.0f} MB "
+                f"({wall:.0f} s wall, RTF {wall / a.seconds:.3f}; CPU {cpu:.0f} s, "
+                f"RTF {cpu / a.seconds / a.threads:.3f} if {a.threads} cores were ours alone)"
+            )
             return 0
         spec, g = load_generator(ckpt, "AtoB", a.device)
         # librosa loads its resampler on the first call (~2-3 s here): start-up, not a rate.
@@ -125,21 +137,35 @@ def main() -> int:
             g = CompiledGenerator(g)  # its one-off compile is counted in the generator time
         timings: dict[str, float] = {}
         t0, c0 = time.perf_counter(), time.process_time()
-        translate_file(inp, out, g, spec, chunk_seconds=a.chunk_seconds, timings=timings,
-                       n_iter=a.n_iter, batch_size=a.batch_size, device=a.device, progress=True,
-                       hop_frames=overlap_hop(spec, a.tile_overlap))  # fmt: skip
+        translate_file(
+            inp,
+            out,
+            g,
+            spec,
+            chunk_seconds=a.chunk_seconds,
+            timings=timings,
+            n_iter=a.n_iter,
+            batch_size=a.batch_size,
+            device=a.device,
+            progress=True,
+            hop_frames=overlap_hop(spec, a.tile_overlap),
+        )
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         timings["other (read, loudness, scratch)"] = wall - sum(timings.values())
         print(
             f"real-time factor {wall / a.seconds:.3f} ({wall:.1f} s for {a.seconds:.0f} s of audio)"
         )
         # On a shared machine wall time includes waiting for the CPU; CPU time does not.
-        print(f"process CPU time {cpu:.1f} s (all threads): CPU-RTF {cpu / a.seconds:.3f}, "
-              f"i.e. RTF {cpu / a.seconds / a.threads:.3f} if {a.threads} cores were ours alone")  # fmt: skip
+        print(
+            f"process CPU time {cpu:.1f} s (all threads): CPU-RTF {cpu / a.seconds:.3f}, "
+            f"i.e. RTF {cpu / a.seconds / a.threads:.3f} if {a.threads} cores were ours alone"
+        )
         for k, v in sorted(timings.items(), key=lambda kv: -kv[1]):
             print(f"  {k:32s} {v:8.2f} s  RTF {v / a.seconds:.4f}  ({100 * v / wall:4.1f} %)")
-        print(f"load average after: {os.getloadavg()[0]:.2f}; peak RSS {peak_rss_mb():.0f} MB; "
-              f"start-up: first resampler call {t_import:.1f} s (not in the figures above)")  # fmt: skip
+        print(
+            f"load average after: {os.getloadavg()[0]:.2f}; peak RSS {peak_rss_mb():.0f} MB; "
+            f"start-up: first resampler call {t_import:.1f} s (not in the figures above)"
+        )
     return 0
 
 

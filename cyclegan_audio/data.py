@@ -2,15 +2,17 @@
 
 Training: item i pairs A tile ``i mod n_A`` with a uniformly random B tile (as the
 reference's unaligned dataset); the epoch length is the larger domain, and with
-``shuffle`` the A order is random each epoch. Tiles are (1, F, T) float32 on the
-[-1, 1] network scale, so batches are (B, 1, F, T).
+``shuffle`` the A order is random each epoch; under DDP each rank draws its own B tiles.
+Tiles are (1, F, T) float32 on the [-1, 1] network scale, so batches are (B, 1, F, T).
 
 Validation: a fixed list of ``n_val_tiles`` tiles per domain, evenly spaced through the
 val split in manifest order so that every val recording contributes (the first N tiles
 would all come from one recording, a biased sample: docs/validation-score.md). A
 domain with no val tiles falls back to its train tiles, with a warning. Two loaders,
-A then B, unshuffled. The score compares tile statistics, so each domain needs at least
-``MIN_VAL_TILES``; that, and every listed tile being on disk, is checked before training.
+A then B, unshuffled; under DDP Lightning's sampler pads them with repeated tiles, which
+`undo_distributed_padding` removes again after the gather. The score compares tile
+statistics, so each domain needs at least ``MIN_VAL_TILES``; that, and every listed tile
+being on disk, is checked before training.
 """
 
 from __future__ import annotations
@@ -81,6 +83,17 @@ def spread(items: list, n: int) -> list:
     return [items[round(i * step)] for i in range(n)]
 
 
+def undo_distributed_padding(gathered: torch.Tensor, n: int) -> torch.Tensor:
+    """Per-item values gathered from the ranks of an unshuffled DistributedSampler,
+    (world, n_per_rank, ...) -> (n, ...): dataset order, each item once.
+
+    The sampler pads the n items to world * n_per_rank by repeating the first ones and deals
+    position i to rank i % world; so position i sits at [i % world, i // world] and the
+    padding is every position >= n.
+    """
+    return gathered.transpose(0, 1).reshape(-1, *gathered.shape[2:])[:n]
+
+
 def default_num_workers() -> int:
     return max(0, min(8, (os.cpu_count() or 1) - 1))
 
@@ -93,8 +106,11 @@ class TileDataModule(pl.LightningDataModule):
         batch_size: int = 1,
         num_workers: int | None = None,
         n_val_tiles: int = 32,
+        seed: int = 0,
     ):
+        """``seed``: of each DDP rank's B-tile draws in the main process (``num_workers=0``)."""
         super().__init__()
+        self.seed = seed
         self.data_dir = Path(data_dir)
         self.manifest = Manifest.load(self.data_dir)  # fail early, before any Trainer exists
         self.spec: SpectrogramSpec = self.manifest.spec
@@ -126,6 +142,14 @@ class TileDataModule(pl.LightningDataModule):
                 f"{self.data_dir}: {len(missing)} of {len(self.manifest.tiles)} tiles listed in "
                 f"the manifest are missing on disk (first: {missing[0]}); re-run prepare"
             )
+
+    def setup(self, stage: str) -> None:
+        trainer = self.trainer
+        if trainer is not None and trainer.world_size > 1:
+            # Lightning seeds Python's generator alike on every rank; without workers the B
+            # tiles are drawn from it here, so every rank would train on the same pairs.
+            # (Lightning seeds worker processes by rank itself.)
+            random.seed(self.seed + 1_000_003 * trainer.global_rank)
 
     def val_pool(self, domain: str) -> list[Path]:
         """Every tile validation may draw from: the val split, or the train split if empty."""

@@ -5,6 +5,9 @@ is stored and returned; afterwards each new fake is, with probability 0.5, swapp
 for a random stored one (which is returned instead). ``pool_size == 0`` disables it.
 The pool is not part of Lightning's checkpoint; `state_dict`/`load_state_dict`
 carry it (and its random state) across a resume.
+
+Under DDP every process has its own pools, seeded by rank; `gather_to_rank_zero` brings
+them all into the checkpoint that rank 0 writes, and on resume each rank takes its own.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import random
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 
 class ImagePool:
@@ -22,6 +26,9 @@ class ImagePool:
         self.pool_size = pool_size
         self.images: list[torch.Tensor] = []  # each (1, C, F, T), detached
         self._rng = random.Random(seed)
+
+    def reseed(self, seed: int) -> None:
+        self._rng.seed(seed)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -52,9 +59,20 @@ class ImagePool:
         }
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device | str = "cpu") -> None:
-        self.pool_size = int(state["pool_size"])
-        self.images = [im.to(device) for im in state["images"]]
+        """The saved history and random state; the pool keeps its own size (a resume may change
+        it: a smaller pool keeps the oldest entries)."""
+        self.images = [im.to(device) for im in state["images"][: self.pool_size]]
         self._rng.setstate(_as_rng_state(state["rng_state"]))
+
+
+def gather_to_rank_zero(local: Any) -> list[Any]:
+    """Every process's ``local`` on rank 0, in rank order; ``[local]`` elsewhere and without
+    torch.distributed. A collective: every rank must call it."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return [local]
+    out: list[Any] | None = [None] * dist.get_world_size() if dist.get_rank() == 0 else None
+    dist.gather_object(local, out, dst=0)
+    return out if out is not None else [local]
 
 
 def _as_rng_state(state) -> tuple:

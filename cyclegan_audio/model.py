@@ -20,12 +20,14 @@ import torch
 
 from . import ema, losses, val_score
 from .checkpoint import META_KEY, make_meta, read_meta
+from .data import undo_distributed_padding
 from .errors import CheckpointError, TrainingError
-from .image_pool import ImagePool
+from .image_pool import ImagePool, gather_to_rank_zero
 from .networks import NetworkConfig, build_discriminator, build_generator
 from .spec import SpectrogramSpec
 
 POOL_KEY = "image_pools"
+NEVER = 2**62  # "no non-finite loss" in the cross-rank MIN of first bad steps (above any step)
 
 
 @dataclass(frozen=True)
@@ -148,11 +150,20 @@ class CycleGan(pl.LightningModule):
             self.check_finite()
 
     def check_finite(self) -> None:
-        """Raise TrainingError if a loss noted since the start was non-finite (one host read)."""
+        """Raise TrainingError if a loss noted since the start was non-finite (one host read).
+
+        Under DDP the first bad step is agreed across ranks (every rank calls this at the same
+        steps), so all raise together: one rank raising alone would leave the others waiting in
+        their next collective."""
         if not self._first_bad:
             return
         names = list(self._first_bad)
-        firsts = torch.stack([self._first_bad[n] for n in names]).tolist()
+        firsts = torch.stack([self._first_bad[n] for n in names])
+        if self._trainer is not None and self.trainer.world_size > 1:
+            marked = torch.where(firsts < 0, torch.full_like(firsts, NEVER), firsts)
+            earliest = self.trainer.strategy.reduce(marked, reduce_op="min")
+            firsts = torch.where(earliest >= NEVER, torch.full_like(firsts, -1), earliest)
+        firsts = firsts.tolist()
         bad = [(step, n) for step, n in zip(firsts, names) if step >= 0]
         if bad:
             step, name = min(bad)
@@ -278,8 +289,10 @@ class CycleGan(pl.LightningModule):
     def _gathered(self, idx: int) -> dict[str, torch.Tensor]:
         parts = self._val_stats[idx]
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-        if self.trainer.world_size > 1:
-            cat = {k: v.reshape(-1, *v.shape[2:]) for k, v in self.all_gather(cat).items()}
+        if self.trainer.world_size > 1:  # each val tile once, not the sampler's padding too
+            loaders = self.trainer.val_dataloaders
+            n = len((loaders[idx] if isinstance(loaders, (list, tuple)) else loaders).dataset)
+            cat = {k: undo_distributed_padding(v, n) for k, v in self.all_gather(cat).items()}
         return {k: v.float().cpu() for k, v in cat.items()}
 
     def on_validation_epoch_end(self) -> None:
@@ -302,7 +315,9 @@ class CycleGan(pl.LightningModule):
             val_score=self.last_val_score,
             input_peak_db=self.input_peak_db,
         )
-        checkpoint[POOL_KEY] = {"a": self.pool_a.state_dict(), "b": self.pool_b.state_dict()}
+        # Every rank's pools (a collective: Lightning builds the checkpoint on every rank).
+        mine = {"a": self.pool_a.state_dict(), "b": self.pool_b.state_dict()}
+        checkpoint[POOL_KEY] = {"ranks": gather_to_rank_zero(mine)}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_resume_compatible(checkpoint, self.spec, self.net_cfg)
@@ -310,8 +325,23 @@ class CycleGan(pl.LightningModule):
         ema.complete_state_dict(checkpoint.get("state_dict", {}), self.g_ab_ema is not None)
         pools = checkpoint.get(POOL_KEY)
         if pools:
-            self.pool_a.load_state_dict(pools["a"])
-            self.pool_b.load_state_dict(pools["b"])
+            # Each rank its own; checkpoints before per-rank pools hold rank 0's only. With more
+            # ranks than saved pools, the extra ones start from a copy, on their own random stream.
+            saved = pools.get("ranks") or [pools]
+            mine = saved[self.global_rank % len(saved)]
+            self.pool_a.load_state_dict(mine["a"])
+            self.pool_b.load_state_dict(mine["b"])
+            if self.global_rank >= len(saved):
+                self._seed_pools()
+
+    def setup(self, stage: str) -> None:
+        self._seed_pools()
+
+    def _seed_pools(self) -> None:
+        """Each rank's pools their own random stream (rank 0's as in a single-process run)."""
+        seed = self.cfg.seed + 2 * self.global_rank
+        self.pool_a.reseed(seed)
+        self.pool_b.reseed(seed + 1)
 
 
 def check_resume_compatible(

@@ -242,6 +242,7 @@ def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) 
         raw, net, ckpt_train = _resume_state(cfg, dm)
         train, changes = resumed_train_config(cfg, net, ckpt_train)
     pl.seed_everything(train.seed, workers=True, verbose=False)
+    dm.seed = train.seed
     run_dir, run_name = run_folder(cfg)
     # The same folder is the same run (same W&B run); another folder is a branch of it.
     same_run = resuming and run_dir.resolve() == Path(cfg.resume).resolve().parent

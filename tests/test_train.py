@@ -105,14 +105,14 @@ def test_resume_continues_steps_and_restores_pool(trained, tmp_path):
     data, run_dir = trained
     ck = tmp_path / "ck"
     shutil.copytree(run_dir, ck / "r")
-    first = torch.load(ck / "r" / "last.ckpt", weights_only=False)
-    assert len(first["image_pools"]["a"]["images"]) == 2
+    first = torch.load(ck / "r" / "last.ckpt", weights_only=False)["image_pools"]["ranks"]
+    assert len(first) == 1 and len(first[0]["a"]["images"]) == 2
     assert run_main(data, ck, "--resume", str(ck / "r" / "last.ckpt"), "--max-steps", "4") == 0
     raw = torch.load(ck / "r" / "last.ckpt", weights_only=False)
     assert raw["global_step"] == 8 and raw["cyclegan_audio"]["generator_steps"] == 4
     # 2 fakes from the first run + 2 new ones: the pool came back from the checkpoint.
-    assert len(raw["image_pools"]["a"]["images"]) == 4
-    assert torch.equal(raw["image_pools"]["a"]["images"][0], first["image_pools"]["a"]["images"][0])
+    pool_a = raw["image_pools"]["ranks"][0]["a"]["images"]
+    assert len(pool_a) == 4 and torch.equal(pool_a[0], first[0]["a"]["images"][0])
 
 
 def test_resume_refuses_other_spec(trained, tmp_path, capsys):
