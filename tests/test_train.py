@@ -468,3 +468,26 @@ def test_resume_applies_given_hyperparameters_and_refuses_other_network_sizes(tm
     err = capsys.readouterr().err
     assert "network sizes cannot change on resume: --ngf 8 (checkpoint: 4)" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_lightning_noise_is_filtered(trained, tmp_path, capsys, caplog, recwarn):
+    """No litlogger advert, no pytree deprecation, and on resume in the run's own folder no
+    "directory is not empty" warning; Lightning's other messages still show."""
+    data, run_dir = trained
+    ck = tmp_path / "ck"
+    shutil.copytree(run_dir, ck / "r")
+    assert run_main(data, ck, "--resume", str(ck / "r" / "last.ckpt"), "--max-steps", "3") == 0
+    out = capsys.readouterr()
+    text = out.out + out.err + caplog.text
+    assert "litlogger" not in text and "GPU available" in text
+    messages = [str(w.message) for w in recwarn]
+    assert not [m for m in messages if "LeafSpec" in m or "exists and is not empty" in m]
+
+
+def test_every_train_flag_has_help_and_no_none_default():
+    parser = train.build_parser()
+    missing = [a.option_strings for a in parser._actions if not a.help]
+    assert not missing
+    text = parser.format_help()
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert "--lr LR               Adam learning rate, all networks (default: 0.0002)" in text
