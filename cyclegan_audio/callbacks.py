@@ -260,11 +260,16 @@ class RunCheckpoint(ModelCheckpoint):
     is unchanged. Here the same file names in the current folder are taken as the run's own;
     when they are not there, the record starts afresh (as Lightning, without its warning)."""
 
+    # Restored instead of the resumed checkpoint's record when set: run_training gives it the
+    # record in last.ckpt when an earlier checkpoint of the run is resumed in the run's folder.
+    newer_record: dict[str, Any] | None = None
+
     def _generate_state_key(self, **kwargs: Any) -> str:
         # Plain ModelCheckpoint's key: checkpoints written before this class existed still match.
         return f"ModelCheckpoint{kwargs!r}"
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = self.newer_record or state_dict
         saved_dir = state_dict.get("dirpath", self.dirpath)
         if self.dirpath is None or saved_dir == self.dirpath:
             super().load_state_dict(state_dict)

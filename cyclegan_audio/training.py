@@ -22,6 +22,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
+from . import errors
 from .atomic import atomic_path
 from .callbacks import (
     WANDB_KEY,
@@ -37,7 +38,7 @@ from .callbacks import (
 )
 from .checkpoint import load_raw, read_meta
 from .data import TileDataModule
-from .errors import CheckpointError, TrainingError
+from .errors import CheckpointError, CycleGanAudioError, TrainingError
 from .model import CycleGan, TrainConfig, check_resume_compatible
 from .networks import NetworkConfig
 
@@ -181,6 +182,35 @@ def _carry_best(raw: dict, best: RunCheckpoint, resume: Path, run_dir: Path) -> 
     return f"resume: {src}{score} copied to {dst}"
 
 
+def _keep_newer_record(best: RunCheckpoint, resume: Path, run_last: Path) -> str | None:
+    """An earlier checkpoint (epoch-003.ckpt) resumed in its run's folder: the run's best record
+    is the one in last.ckpt, not that epoch's, so that a better best.ckpt written since is
+    not replaced by a worse epoch. last.ckpt itself will be replaced: say so."""
+    if resume.name == run_last.name or not run_last.is_file():
+        return None
+    try:
+        record = (load_raw(run_last).get("callbacks") or {}).get(best.state_key)
+    except CheckpointError:
+        record = None  # unreadable: the resumed checkpoint's record stands
+    best.newer_record = record
+    return (
+        f"resume: from {resume.name} in the run's folder: its last.ckpt will be replaced "
+        "(give --run-name to branch instead)"
+    )
+
+
+def user_error_of_spawned(exc: Exception) -> CycleGanAudioError | None:
+    """The user error (a NaN loss, ...) a spawned DDP process (``--cpu-processes``) died of:
+    torch hands the parent only the process's traceback, whose last line names it."""
+    text = str(exc).strip()
+    name, _, message = text.splitlines()[-1].partition(": ") if text else ("", "", "")
+    module, _, cls_name = name.rpartition(".")
+    cls = getattr(errors, cls_name, None) if module == errors.__name__ else None
+    if isinstance(cls, type) and issubclass(cls, CycleGanAudioError):
+        return cls(message)
+    return None
+
+
 class ResumedHyperparameters(pl.Callback):
     """Lightning restores each optimiser's lr and betas and each scheduler's base lr from the
     checkpoint; this sets the run's (possibly changed) TrainConfig ones instead, at the point the
@@ -267,6 +297,8 @@ def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) 
     )
     if resuming and not same_run:
         changes.append(_carry_best(raw, best, cfg.resume, run_dir))
+    if same_run:
+        changes.append(_keep_newer_record(best, Path(cfg.resume), run_dir / "last.ckpt"))
     for line in changes:
         if line:
             say(line)
@@ -311,7 +343,10 @@ def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) 
         benchmark=True if on_gpu else None,
         enable_model_summary=False,
     )
-    trainer.fit(model, datamodule=dm, ckpt_path=str(cfg.resume) if cfg.resume else None)
+    try:
+        trainer.fit(model, datamodule=dm, ckpt_path=str(cfg.resume) if cfg.resume else None)
+    except torch.multiprocessing.ProcessRaisedException as exc:
+        raise user_error_of_spawned(exc) or exc from None
     best_path = Path(best.best_model_path) if best.best_model_path else None
     score = float(best.best_model_score) if best.best_model_score is not None else None
     return RunResult(run_dir, best_path, score, trainer.global_step // 2, trainer.current_epoch)

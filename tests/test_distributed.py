@@ -158,3 +158,17 @@ def test_ddp_two_processes_pools_per_rank_and_val_tiles_once(tmp_path):
     assert tiles[0].shape[0] == 3
     recorded = raw["cyclegan_audio"]["val_score"]["score"]
     assert m.score_tiles(*tiles)["score"] == pytest.approx(recorded, rel=1e-4)
+
+
+def test_a_spawned_process_user_error_reaches_the_cli_as_one_line():
+    """--cpu-processes spawns: torch gives the parent only the child's traceback text."""
+    from torch.multiprocessing import ProcessRaisedException
+
+    from cyclegan_audio.training import user_error_of_spawned
+
+    tb = "\n\n-- Process 1 terminated with the following error:\nTraceback (most recent call last):\n"
+    err = user_error_of_spawned(
+        ProcessRaisedException(tb + "cyclegan_audio.errors.TrainingError: loss became nan", 1, 9)
+    )
+    assert isinstance(err, TrainingError) and str(err) == "loss became nan"
+    assert user_error_of_spawned(ProcessRaisedException(tb + "ValueError: bug", 1, 9)) is None

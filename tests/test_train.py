@@ -368,13 +368,13 @@ def test_tiles_missing_on_disk_are_refused_before_training(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-def _scripted_val_scores(monkeypatch, first: float, then: float) -> None:
-    """val/score is ``first`` at the first validation and ``then`` at every later one."""
+def _scripted_val_scores(monkeypatch, *given: float) -> None:
+    """val/score at successive validations is ``given``, its last value repeated."""
     import itertools
 
     from cyclegan_audio import val_score
 
-    real, scores = val_score.score, itertools.chain([first], itertools.repeat(then))
+    real, scores = val_score.score, itertools.chain(given, itertools.repeat(given[-1]))
 
     def score(*args, **kwargs):
         return {**real(*args, **kwargs), "score": next(scores)}
@@ -400,7 +400,7 @@ def test_resume_continues_in_its_folder_with_its_best_score_and_wandb_run(
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
     data = make_prepared(tmp_path / "data")
-    _scripted_val_scores(monkeypatch, first=1.0, then=2.0)
+    _scripted_val_scores(monkeypatch, 1.0, 2.0)
     wb = ["--logger", "wandb", "--log-dir", str(tmp_path / "logs"), "--log-media-every", "0"]
     run = tmp_path / "runs" / "r"
     assert run_main(data, tmp_path / "runs", "--max-steps", "2", *wb[:4]) == 0
@@ -424,7 +424,7 @@ def test_resume_continues_in_its_folder_with_its_best_score_and_wandb_run(
 
 def test_resume_into_another_folder_takes_the_best_checkpoint_along(tmp_path, monkeypatch, capsys):
     data = make_prepared(tmp_path / "data")
-    _scripted_val_scores(monkeypatch, first=1.0, then=2.0)
+    _scripted_val_scores(monkeypatch, 1.0, 2.0)
     assert run_main(data, tmp_path / "a", "--max-steps", "2") == 0
     capsys.readouterr()
     resume = ["--resume", str(tmp_path / "a" / "r" / "last.ckpt"), "--max-steps", "6"]
@@ -491,3 +491,20 @@ def test_every_train_flag_has_help_and_no_none_default():
     text = parser.format_help()
     assert "(default: None)" not in text and "(default: False)" not in text
     assert "--lr LR               Adam learning rate, all networks (default: 0.0002)" in text
+
+
+def test_resume_from_an_earlier_epoch_in_place_keeps_the_runs_best(tmp_path, monkeypatch, capsys):
+    """Epochs score 3, 1, 2; resuming epoch-000.ckpt (whose record says best 3) in the run's
+    folder and scoring 1.5 must not replace best.ckpt (epoch 1, score 1)."""
+    data = make_prepared(tmp_path / "data")  # 4 batches an epoch
+    _scripted_val_scores(monkeypatch, 3.0, 1.0, 2.0, 1.5)
+    assert run_main(data, tmp_path / "ck", "--max-epochs", "3", "--keep-epochs") == 0
+    run = tmp_path / "ck" / "r"
+    capsys.readouterr()
+    resume = ["--resume", str(run / "epoch-000.ckpt"), "--max-epochs", "2"]
+    assert run_main(data, tmp_path / "ck", *resume) == 0
+    assert "resume: from epoch-000.ckpt in the run's folder" in capsys.readouterr().out
+    best = torch.load(run / "best.ckpt", weights_only=False)
+    assert best["cyclegan_audio"]["generator_steps"] == 8  # epoch 1's, not the resumed 1.5
+    last = torch.load(run / "last.ckpt", weights_only=False)
+    assert float(_best_state(last)["best_model_score"]) == 1.0
