@@ -90,14 +90,14 @@ def test_transposed_melody_keeps_the_contour_term_where_absolute_pitch_fails(set
     up_a = _melodies(220.0, 6, 0, shift=THIRD)  # the A melodies, a minor third up
     up_b = _melodies(440.0, 6, 1, shift=THIRD)
     r = _score(sets, up_a, up_b)
-    assert r["pitch_kept"] > 0.8 and r["pitch"] < 0.25  # misses: frames across note changes
-    src_hz = val_score.frame_pitch(sets["a"], SPEC)
+    assert r["pitch_kept"] > 0.95 and r["pitch"] < 0.1
+    src_hz, confidence = val_score.pitch_and_confidence(sets["a"], SPEC)
     out_hz = val_score.frame_pitch(up_a, SPEC)
-    loud = val_score.loud_frames(sets["a"]) > 0
+    loud = val_score.voiced_frames(sets["a"], confidence) > 0
     cents = (1200 * torch.log2(out_hz / src_hz)).abs() % 1200
     same_pitch = (torch.minimum(cents, 1200 - cents) < 50) & loud  # the old, absolute term
     assert float(same_pitch.sum() / loud.sum()) < 0.1
-    assert float(val_score.contour_kept(src_hz, out_hz, loud.float()).mean()) > 0.8
+    assert float(val_score.contour_kept(src_hz, out_hz, loud.float()).mean()) > 0.95
 
 
 def test_scrambled_time_order_is_penalised_by_onset_and_contour_terms(sets):
@@ -146,3 +146,15 @@ def test_score_without_spec_leaves_pitch_out(sets):
     assert "pitch" not in r and r["score"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="at least 2 tiles"):
         val_score.score(val_score.direction_stats(a[:1], a[:1], a[:1], cnn), stats_b)
+
+
+def test_pitch_confidence_tells_a_tone_from_noise():
+    tone = _melody_tile([220.0], [SPEC.tile_frames + 8], 0)
+    y = 0.1 * np.random.default_rng(0).standard_normal(SPEC.tile_frames * SPEC.hop_length)
+    unit = S.magnitude_to_unit(S.stft(torch.from_numpy(y.astype(np.float32)), SPEC).abs(), SPEC)
+    noise = S.unit_to_model(unit[..., : SPEC.tile_frames])[None, None]
+    _, c_tone = val_score.pitch_and_confidence(tone, SPEC)
+    _, c_noise = val_score.pitch_and_confidence(noise, SPEC)
+    assert float(c_tone.median()) > 2 * val_score.PITCH_MIN_CONFIDENCE / 1.5
+    assert float(c_noise.median()) < val_score.PITCH_MIN_CONFIDENCE
+    assert float(val_score.voiced_frames(noise, c_noise).mean()) < 0.1
