@@ -163,3 +163,14 @@ def load_translation(
             f"{path}: generator weights do not match its network config ({exc})"
         ) from None
     return ckpt.spec, g.eval().to(device), ckpt.meta.get("input_peak_db")
+
+
+def level_offset_db(meta: dict[str, Any], direction: str = "AtoB") -> float | None:
+    """Target domain's training level minus the source domain's, LU (meta "domain_lufs"), for
+    translate's "domain" loudness policy; None for checkpoints written without it."""
+    levels = meta.get("domain_lufs")
+    if not isinstance(levels, dict) or "A" not in levels or "B" not in levels:
+        return None
+    src, tgt = direction[0], direction[-1]
+    return float(levels[tgt]) - float(levels[src])
+

@@ -11,12 +11,16 @@ import torch.nn.functional as F
 GAN_MODES = ("lsgan", "vanilla")
 
 
-def gan_loss(pred: torch.Tensor, target_is_real: bool, mode: str = "lsgan") -> torch.Tensor:
+def gan_loss(
+    pred: torch.Tensor | list[torch.Tensor], target_is_real: bool, mode: str = "lsgan"
+) -> torch.Tensor:
     """Adversarial loss of discriminator scores against an all-real or all-fake target.
 
     "lsgan": mean squared error to 1 (real) or 0 (fake), as the reference CycleGAN;
     "vanilla": binary cross-entropy on logits.
     """
+    if isinstance(pred, (list, tuple)):  # several discriminators: the mean of their losses
+        return sum(gan_loss(p, target_is_real, mode) for p in pred) / len(pred)
     target = torch.ones_like(pred) if target_is_real else torch.zeros_like(pred)
     if mode == "lsgan":
         return F.mse_loss(pred.float(), target.float())

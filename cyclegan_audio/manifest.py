@@ -125,3 +125,23 @@ class Manifest:
             settings=data.get("settings", {}),
             package_version=data.get("package_version", "?"),
         )
+
+
+def domain_lufs(m: Manifest) -> dict[str, float] | None:
+    """Each domain's level: the median loudness (LUFS, before prepare's gain) of its prepared
+    files; None when any domain has no measured file (manifests before it was kept).
+
+    Translate's "domain" loudness policy adds target minus source to the input's loudness.
+    """
+    levels: dict[str, float] = {}
+    for domain in DOMAINS:
+        values = sorted(
+            float(f["lufs"])
+            for f in m.files.values()
+            if f.get("domain") == domain and f.get("status") == "ok" and f.get("lufs") is not None
+        )
+        if not values:
+            return None
+        mid = len(values) // 2
+        levels[domain] = values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
+    return levels

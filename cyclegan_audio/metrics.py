@@ -43,6 +43,29 @@ def log_spectral_distance(y_est, y_ref, spec: SpectrogramSpec, *, top_db: float 
     return float(per_frame.mean())
 
 
+def log_spectral_distance_best_gain(
+    y_est, y_ref, spec: SpectrogramSpec, *, top_db: float = 80.0, search_db: float = 40.0
+) -> tuple[float, float]:
+    """`log_spectral_distance` after the global gain (dB, within +-``search_db``) applied to
+    ``y_est`` that minimises it: (lsd_db, gain_db). Separates level errors from spectral ones."""
+    a = torch.as_tensor(np.asarray(y_est, dtype=np.float32))
+    b = torch.as_tensor(np.asarray(y_ref, dtype=np.float32))
+    n = min(a.shape[-1], b.shape[-1])
+    ma, mb = S.magnitude(a[..., :n], spec), S.magnitude(b[..., :n], spec)
+    floor = mb.max().clamp_min(1e-10) * 10.0 ** (-top_db / 20.0)
+    la = 20.0 * torch.log10(ma.clamp_min(1e-20))
+    db = 20.0 * torch.log10(torch.maximum(mb, floor))
+    floor_db = 20.0 * torch.log10(floor)
+
+    def lsd(gain_db: float) -> float:
+        da = torch.clamp_min(la + gain_db, floor_db)
+        return float(torch.sqrt(torch.mean((da - db) ** 2, dim=-2)).mean())
+
+    best = min(np.arange(-search_db, search_db + 0.5, 1.0), key=lsd)
+    best = min(np.arange(best - 1.0, best + 1.0001, 0.1), key=lsd)
+    return lsd(float(best)), float(best)
+
+
 @dataclass(frozen=True)
 class PitchTrack:
     """Frame-wise pitch: ``times_s`` (T,), ``midi`` (T,) with NaN where unvoiced."""

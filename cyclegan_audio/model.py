@@ -74,11 +74,13 @@ class CycleGan(pl.LightningModule):
         net: NetworkConfig | dict | None = None,
         train: TrainConfig | dict | None = None,
         input_peak_db: float | None = None,
+        domain_lufs: dict[str, float] | None = None,
     ):
         """``input_peak_db``: the level prepare brought each file's sample peak to (manifest
         settings); stored in the checkpoint so translate feeds the generator audio at that level."""
         super().__init__()
         self.input_peak_db = input_peak_db
+        self.domain_lufs = domain_lufs  # manifest.domain_lufs: translate's "domain" level policy
         self.spec = spec if isinstance(spec, SpectrogramSpec) else SpectrogramSpec.from_dict(spec)
         self.net_cfg = net if isinstance(net, NetworkConfig) else NetworkConfig.from_dict(net or {})
         self.cfg = train if isinstance(train, TrainConfig) else TrainConfig.from_dict(train or {})
@@ -88,13 +90,14 @@ class CycleGan(pl.LightningModule):
                 "net": self.net_cfg.to_dict(),
                 "train": self.cfg.to_dict(),
                 "input_peak_db": input_peak_db,
+                "domain_lufs": domain_lufs,
             }
         )
         self.automatic_optimization = False
         self.g_ab = build_generator(self.net_cfg)
         self.g_ba = build_generator(self.net_cfg)
-        self.d_a = build_discriminator(self.net_cfg)
-        self.d_b = build_discriminator(self.net_cfg)
+        self.d_a = build_discriminator(self.net_cfg, self.spec.n_freq)
+        self.d_b = build_discriminator(self.net_cfg, self.spec.n_freq)
         # Averaged generators (before compile: a plain copy); None when ema_decay is 0.
         on = self.cfg.ema_decay > 0
         self.g_ab_ema = ema.ema_copy(self.g_ab) if on else None
@@ -314,6 +317,7 @@ class CycleGan(pl.LightningModule):
             generator_steps=self.generator_steps,
             val_score=self.last_val_score,
             input_peak_db=self.input_peak_db,
+            domain_lufs=self.domain_lufs,
         )
         # Every rank's pools (a collective: Lightning builds the checkpoint on every rank).
         mine = {"a": self.pool_a.state_dict(), "b": self.pool_b.state_dict()}

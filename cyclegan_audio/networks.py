@@ -26,6 +26,16 @@ class NetworkConfig:
     # "transpose" as the reference; "resize" (nearest-neighbour upsample + conv) avoids checkerboard tones.
     upsample: str = "transpose"
     init_gain: float = 0.02
+    # Audio-aware options (off = the reference networks; measured in docs/quality.md):
+    # a channel holding each row's frequency position (-1 lowest bin .. 1 highest) is added to
+    # the input of every network, so a convolution knows where on the frequency axis it is;
+    freq_position: bool = False
+    # residual block i dilates its convolutions by 2**(i % dilation_cycle) (0: no dilation), so
+    # the generator sees longer time (and frequency) context at the same cost;
+    dilation_cycle: int = 0
+    # discriminators: "patch" (70x70 PatchGAN), or "patch+freq": beside it one that treats the
+    # whole frequency axis as channels and judges time windows at two scales.
+    discriminator: str = "patch"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -40,14 +50,22 @@ def _norm(channels: int) -> nn.Module:
     return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
 
 
-class ResnetBlock(nn.Module):
-    """x + conv-norm-relu-conv-norm(x), with reflection padding."""
+def with_freq_position(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, F, T) -> (B, C + 1, F, T): a last channel ramping from -1 (bin 0) to 1 (bin F-1)."""
+    b, _, f, t = x.shape
+    ramp = torch.linspace(-1.0, 1.0, f, device=x.device, dtype=x.dtype)
+    return torch.cat([x, ramp.view(1, 1, f, 1).expand(b, 1, f, t)], dim=1)
 
-    def __init__(self, channels: int):
+
+class ResnetBlock(nn.Module):
+    """x + conv-norm-relu-conv-norm(x), with reflection padding; ``dilation`` spreads the taps."""
+
+    def __init__(self, channels: int, dilation: int = 1):
         super().__init__()
+        d = dilation
         self.block = nn.Sequential(
-            nn.ReflectionPad2d(1),
-            nn.Conv2d(channels, channels, 3, bias=True),
+            nn.ReflectionPad2d(d),
+            nn.Conv2d(channels, channels, 3, dilation=d, bias=True),
             _norm(channels),
             nn.ReLU(True),
             nn.ReflectionPad2d(1),
@@ -69,9 +87,10 @@ class ResnetGenerator(nn.Module):
     def __init__(self, cfg: NetworkConfig):
         super().__init__()
         c, ngf = cfg.in_channels, cfg.ngf
+        self.freq_position = cfg.freq_position
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
-            nn.Conv2d(c, ngf, 7, bias=True),
+            nn.Conv2d(c + int(cfg.freq_position), ngf, 7, bias=True),
             _norm(ngf),
             nn.ReLU(True),
         ]
@@ -83,7 +102,10 @@ class ResnetGenerator(nn.Module):
                 nn.ReLU(True),
             ]
         m = 2**cfg.n_downsampling
-        layers += [ResnetBlock(ngf * m) for _ in range(cfg.n_blocks)]
+        cycle = cfg.dilation_cycle
+        layers += [
+            ResnetBlock(ngf * m, 2 ** (i % cycle) if cycle > 0 else 1) for i in range(cfg.n_blocks)
+        ]
         for i in range(cfg.n_downsampling):
             m = 2 ** (cfg.n_downsampling - i)
             cin, cout = ngf * m, ngf * m // 2
@@ -105,7 +127,7 @@ class ResnetGenerator(nn.Module):
         self.multiple = 2**cfg.n_downsampling
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        return self.model(with_freq_position(x) if self.freq_position else x)
 
 
 class PatchDiscriminator(nn.Module):
@@ -114,8 +136,9 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, cfg: NetworkConfig):
         super().__init__()
         ndf = cfg.ndf
+        self.freq_position = cfg.freq_position
         layers: list[nn.Module] = [
-            nn.Conv2d(cfg.in_channels, ndf, 4, stride=2, padding=1),
+            nn.Conv2d(cfg.in_channels + int(cfg.freq_position), ndf, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2, True),
         ]
         mult = 1
@@ -136,13 +159,51 @@ class PatchDiscriminator(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        return self.model(with_freq_position(x) if self.freq_position else x)
+
+
+class FrequencyDiscriminator(nn.Module):
+    """Judges whole spectra: the F frequency rows of (B, C, F, T) are the channels of 1-D
+    convolutions over time -> (B, 1, T') scores, one per ~16-frame window."""
+
+    def __init__(self, cfg: NetworkConfig, n_freq: int):
+        super().__init__()
+        width = cfg.ndf * 4
+        layers: list[nn.Module] = []
+        cin = cfg.in_channels * n_freq
+        for _ in range(3):
+            layers += [nn.Conv1d(cin, width, 5, stride=2, padding=2), nn.LeakyReLU(0.2, True)]
+            cin = width
+        layers += [nn.Conv1d(width, 1, 3, padding=1)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, f, t = x.shape
+        return self.model(x.reshape(b, c * f, t)).unsqueeze(1)
+
+
+class MultiDiscriminator(nn.Module):
+    """The PatchGAN plus `FrequencyDiscriminator` at full and half time resolution; returns the
+    list of their score maps (the GAN losses average over the list)."""
+
+    def __init__(self, cfg: NetworkConfig, n_freq: int):
+        super().__init__()
+        self.patch = PatchDiscriminator(cfg)
+        self.freq = FrequencyDiscriminator(cfg, n_freq)
+        self.freq_half = FrequencyDiscriminator(cfg, n_freq)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        half = nn.functional.avg_pool2d(x, (1, 2))
+        return [self.patch(x), self.freq(x), self.freq_half(half)]
+
+
+DISCRIMINATORS = ("patch", "patch+freq")
 
 
 def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
     """N(0, gain) conv weights, zero biases, as the reference CycleGAN."""
     for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, gain)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
@@ -153,8 +214,15 @@ def build_generator(cfg: NetworkConfig) -> ResnetGenerator:
     return init_weights(ResnetGenerator(cfg), cfg.init_gain)
 
 
-def build_discriminator(cfg: NetworkConfig) -> PatchDiscriminator:
-    return init_weights(PatchDiscriminator(cfg), cfg.init_gain)
+def build_discriminator(cfg: NetworkConfig, n_freq: int | None = None) -> nn.Module:
+    """The discriminator ``cfg.discriminator`` names; "patch+freq" needs the tiles' ``n_freq``."""
+    if cfg.discriminator == "patch":
+        return init_weights(PatchDiscriminator(cfg), cfg.init_gain)
+    if cfg.discriminator == "patch+freq":
+        if n_freq is None:
+            raise ValueError("discriminator 'patch+freq' needs n_freq (frequency bins per tile)")
+        return init_weights(MultiDiscriminator(cfg, n_freq), cfg.init_gain)
+    raise ValueError(f"unknown discriminator {cfg.discriminator!r}; use one of {DISCRIMINATORS}")
 
 
 def tiny_config(**overrides: Any) -> NetworkConfig:

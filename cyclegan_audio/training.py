@@ -39,6 +39,7 @@ from .callbacks import (
 from .checkpoint import load_raw, read_meta
 from .data import TileDataModule
 from .errors import CheckpointError, CycleGanAudioError, TrainingError
+from .manifest import domain_lufs
 from .model import CycleGan, TrainConfig, check_resume_compatible
 from .networks import NetworkConfig
 
@@ -276,7 +277,10 @@ def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) 
     run_dir, run_name = run_folder(cfg)
     # The same folder is the same run (same W&B run); another folder is a branch of it.
     same_run = resuming and run_dir.resolve() == Path(cfg.resume).resolve().parent
-    model = CycleGan(dm.spec, net, train, input_peak_db=dm.manifest.settings.get("peak_db"))
+    model = CycleGan(
+        dm.spec, net, train, input_peak_db=dm.manifest.settings.get("peak_db"),
+        domain_lufs=domain_lufs(dm.manifest),
+    )  # fmt: skip
 
     best = RunCheckpoint(
         dirpath=run_dir,

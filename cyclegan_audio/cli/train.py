@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..callbacks import LOGGERS
 from ..model import TrainConfig
-from ..networks import NetworkConfig
+from ..networks import DISCRIMINATORS, NetworkConfig
 from ..training import RunConfig, run_training
 from . import int_at_least, user_errors
 
@@ -154,6 +154,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=_N.upsample,
         help="generator upsampling: transposed conv, or resize then conv",
     )
+    net.add_argument(
+        "--freq-position",
+        action=argparse.BooleanOptionalAction,
+        default=_N.freq_position,
+        help="give every network a channel holding each row's frequency position",
+    )
+    net.add_argument(
+        "--dilation-cycle",
+        type=int,
+        default=_N.dilation_cycle,
+        help="residual block i dilates by 2**(i %% N): longer context; 0 = no dilation",
+    )
+    net.add_argument(
+        "--discriminator",
+        choices=DISCRIMINATORS,
+        default=_N.discriminator,
+        help="patch: 70x70 PatchGAN; patch+freq: plus whole-spectrum judges at two time scales",
+    )
     opt = p.add_argument_group("optimisation (reference CycleGAN defaults)")
     opt.add_argument(
         "--gan-mode",
@@ -212,7 +230,14 @@ def parse(argv: list[str] | None) -> RunConfig:
         for d in given_dests(argv)
     )
     net = NetworkConfig(
-        ngf=a.ngf, ndf=a.ndf, n_blocks=a.n_blocks, n_layers_d=a.n_layers_d, upsample=a.upsample
+        ngf=a.ngf,
+        ndf=a.ndf,
+        n_blocks=a.n_blocks,
+        n_layers_d=a.n_layers_d,
+        upsample=a.upsample,
+        freq_position=a.freq_position,
+        dilation_cycle=a.dilation_cycle,
+        discriminator=a.discriminator,
     )
     train = TrainConfig(
         gan_mode=a.gan_mode,

@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""Quality benchmark: prepare -> train (fixed budget) -> translate -> evaluate, per set and seed.
+
+    python benchmarks/quality.py --sets ../shared/data/* --config baseline --seeds 0 1
+    python benchmarks/quality.py --summary docs/quality/results.jsonl
+
+A set is a folder with ``train/A``, ``train/B``, ``test/A``, ``test/B`` (paired test files
+with the same names) and optionally ``meta.json`` with the test notes (see the development
+data's README). For every set and seed it appends rows to ``--results`` (JSON lines):
+
+- ``identity``: the untouched source against the paired truth;
+- ``ceiling``: the truth itself through this spec's tiles and Griffin-Lim (the best any
+  model at this spec can reach);
+- ``model`` for ``best.ckpt`` (by val score) and ``last.ckpt``, once per output-level policy
+  (``--loudness``: input, domain, model);
+
+each with pitch accuracy, target share, LSD and LSD after the best global gain (dB), plus the
+run's wall time and generator steps. Every quality figure in docs/quality.md comes from here.
+Runs at one thread per process by default (``OMP_NUM_THREADS``), so two can share two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from cyclegan_audio import metrics as M  # noqa: E402
+from cyclegan_audio.audio import find_audio_files, load, load_with_rate, save  # noqa: E402
+from cyclegan_audio.checkpoint import level_offset_db, load_translation, read_checkpoint  # noqa: E402
+from cyclegan_audio.cli.prepare import main as prepare_main  # noqa: E402
+from cyclegan_audio.evaluation import EvalConfig, evaluate  # noqa: E402
+from cyclegan_audio.inference import (  # noqa: E402
+    LOUDNESS_POLICIES,
+    TranslateOptions,
+    output_gain,
+    translate_signal,  # noqa: E402
+)
+from cyclegan_audio.loudness import integrated_loudness  # noqa: E402
+from cyclegan_audio.model import TrainConfig  # noqa: E402
+from cyclegan_audio.networks import NetworkConfig  # noqa: E402
+from cyclegan_audio.presets import preset  # noqa: E402
+from cyclegan_audio.spec import SpectrogramSpec  # noqa: E402
+from cyclegan_audio.training import RunConfig, run_training  # noqa: E402
+
+
+def _config(base: str, ema_decay: float = 0.0, **net: object) -> dict:
+    c = preset(base)
+    c["net"].update(net)
+    c["train"]["ema_decay"] = ema_decay  # pinned: the library default may change
+    return c
+
+
+# name -> {"spec", "net", "train"} overrides. "baseline" is the README's CPU recipe.
+CONFIGS: dict[str, dict] = {
+    "baseline": _config("cpu"),
+    "freqpos": _config("cpu", freq_position=True),
+    "dilated": _config("cpu", dilation_cycle=3),
+    "freqdisc": _config("cpu", discriminator="patch+freq"),
+    "audio": _config("cpu", freq_position=True, dilation_cycle=3, discriminator="patch+freq"),
+    "ema": _config("cpu", ema_decay=0.999),
+    "audio-ema": _config(
+        "cpu", ema_decay=0.999, freq_position=True, dilation_cycle=3, discriminator="patch+freq"
+    ),
+}
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).resolve().parents[1],
+        )  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+            text=True, cwd=Path(__file__).resolve().parents[1],
+        ).stdout.strip()  # fmt: skip
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
+def _spec_key(spec: dict) -> str:
+    return "-".join(f"{k}{v}" for k, v in sorted(spec.items())) or "default"
+
+
+def _notes(set_dir: Path) -> Path | None:
+    meta = set_dir / "meta.json"
+    if not meta.is_file():
+        return None
+    test = json.loads(meta.read_text()).get("test") or {}
+    return meta if test and all(isinstance(v, list) for v in test.values()) else None
+
+
+def prepare_set(set_dir: Path, spec: dict, work: Path) -> Path:
+    out = work / "prepared" / f"{set_dir.name}-{_spec_key(spec)}"
+    if (out / "manifest.json").is_file():
+        return out
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in spec.items()]
+    argv = [str(set_dir / "train/A"), str(set_dir / "train/B"), "--out", str(out), "--quiet"]
+    if prepare_main(argv + flags + ["--workers", "1"]) != 0:
+        raise SystemExit(f"prepare failed for {set_dir}")
+    return out
+
+
+def _lsd_pair(y: np.ndarray, truth: np.ndarray, sr: int) -> tuple[float, float]:
+    lsd_spec = SpectrogramSpec(sample_rate=sr)  # as evaluate.py: the truth's own rate, full band
+    return M.log_spectral_distance(y, truth, lsd_spec), M.log_spectral_distance_best_gain(
+        y, truth, lsd_spec
+    )[0]
+
+
+def _evaluate(set_dir: Path, folder: Path | None, out: Path, seed: int) -> dict:
+    notes = _notes(set_dir)
+    cfg = EvalConfig(
+        test_dir=str(set_dir / "test"), train_dir=str(set_dir / "train"), out_dir=str(out),
+        translated_dir=str(folder) if folder else None, notes=str(notes) if notes else None,
+        seed=seed,
+    )  # fmt: skip
+    return evaluate(cfg)
+
+
+def translate_policies(ckpt: Path, set_dir: Path, out: Path) -> dict[str, Path]:
+    """Translate test/A once; write one folder per loudness policy (same audio, other gain)."""
+    spec, g, input_peak_db = load_translation(ckpt, "AtoB", "cpu")
+    offset = level_offset_db(read_checkpoint(ckpt).meta, "AtoB")
+    folders = {p: out / p for p in LOUDNESS_POLICIES}
+    for src in find_audio_files(set_dir / "test/A"):
+        y, sr = load_with_rate(src)
+        # "model" level = the generator's own output with the input gain undone; the other
+        # policies are a gain on top of it, computed by translate's own `output_gain`.
+        raw = translate_signal(y, sr, g, spec, loudness="model", input_peak_db=input_peak_db)
+        stats = {
+            "source_lufs": integrated_loudness(y, sr),
+            "output_lufs": integrated_loudness(raw, sr),
+            "peak": float(np.abs(raw).max(initial=0.0)),
+        }
+        for policy, folder in folders.items():
+            opts = TranslateOptions(loudness=policy, level_offset_db=offset)
+            gain = output_gain(stats, opts, 1.0)
+            save(folder / src.relative_to(set_dir / "test/A"), (raw * gain).astype(np.float32), sr)
+    return folders
+
+
+def ceiling(set_dir: Path, spec: SpectrogramSpec, out: Path) -> Path:
+    """test/B through this spec's tiles and Griffin-Lim (identity generator), as test/A names."""
+    if out.is_dir() and any(out.iterdir()):
+        return out
+    for truth_path in find_audio_files(set_dir / "test/B"):
+        y, sr = load_with_rate(truth_path)
+        z = translate_signal(y, sr, torch.nn.Identity(), spec)
+        save(out / truth_path.relative_to(set_dir / "test/B"), z, sr)
+    return out
+
+
+def _rows_from_eval(results: dict, which: str, **common) -> dict:
+    m = results["mean"][which]
+    return dict(common, pitch=m["pitch_accuracy"], share=m["target_share"], lsd=m["lsd_db"])
+
+
+def _lsd_folder(set_dir: Path, folder: Path) -> tuple[float, float]:
+    lsds, gains = [], []
+    for truth_path in find_audio_files(set_dir / "test/B"):
+        truth, sr = load_with_rate(truth_path)
+        rel = truth_path.relative_to(set_dir / "test/B")
+        y = load(
+            folder / rel.with_suffix(".wav") if not (folder / rel).exists() else folder / rel, sr
+        )
+        a, b = _lsd_pair(y, truth, sr)
+        lsds.append(a)
+        gains.append(b)
+    return float(np.mean(lsds)), float(np.mean(gains))
+
+
+def references(set_dir: Path, spec_kw: dict, spec: SpectrogramSpec, work: Path, seed: int):
+    """The identity and ceiling rows of a set at a spec (computed once, then read back)."""
+    key = f"{set_dir.name}-{_spec_key(spec_kw)}"
+    cache = work / "ceiling" / f"{key}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    ceil_dir = ceiling(set_dir, spec, work / "ceiling" / key)
+    res = _evaluate(set_dir, ceil_dir, work / "ceiling" / f"{key}-eval", seed)
+    rows = [
+        _rows_from_eval(res, "identity", system="identity", ckpt=None),
+        _rows_from_eval(res, "model", system="ceiling", ckpt=None),
+    ]
+    rows[0]["lsd_gain"] = _lsd_folder(set_dir, set_dir / "test/A")[1]
+    rows[1]["lsd_gain"] = _lsd_folder(set_dir, ceil_dir)[1]
+    cache.write_text(json.dumps(rows))
+    return rows
+
+
+def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dict]:
+    work = Path(args.work)
+    t0 = time.perf_counter()
+    data = prepare_set(set_dir, config["spec"], work)
+    t_prep = time.perf_counter() - t0
+    spec = SpectrogramSpec(**config["spec"])
+    epochs = args.epochs
+    train = dict(config["train"], n_epochs=math.ceil(epochs / 2), n_epochs_decay=epochs // 2)
+    run_name = f"{set_dir.name}-{name}-s{seed}-e{epochs}"
+    t1 = time.perf_counter()
+    result = run_training(
+        RunConfig(
+            data=data, net=NetworkConfig(**config["net"]),
+            train=TrainConfig(**dict(train, seed=seed)), gpus=0, num_workers=0,
+            checkpoint_dir=work / "runs", run_name=run_name, logger="none",
+            log_media_every=0, progress_bar=args.progress, max_steps=args.max_steps,
+        )
+    )  # fmt: skip
+    t_train = time.perf_counter() - t1
+    common = dict(
+        set=set_dir.name, config=name, seed=seed, epochs=epochs, steps=result.generator_steps,
+        train_s=round(t_train, 1), prepare_s=round(t_prep, 1), commit=_git_commit(),
+        machine=_machine(), date=time.strftime("%Y-%m-%d"),
+    )  # fmt: skip
+    out = work / "eval" / run_name
+    rows = [dict(common, **r) for r in references(set_dir, config["spec"], spec, work, seed)]
+    ckpts = {"last": result.run_dir / "last.ckpt", "best": result.best_path}
+    steps_of = {}
+    for label, ckpt in ckpts.items():
+        if ckpt is None or not Path(ckpt).is_file():
+            continue
+        steps_of[label] = read_checkpoint(ckpt).meta.get("generator_steps")
+        if label == "best" and steps_of["best"] == steps_of.get("last"):  # the same epoch
+            rows += [dict(r, ckpt="best") for r in rows if r.get("ckpt") == "last"]
+            continue
+        folders = translate_policies(Path(ckpt), set_dir, out / label)
+        res = _evaluate(set_dir, folders[args.eval_policy], out / label / "eval", seed)
+        for policy, folder in folders.items():
+            lsd, lsd_gain = _lsd_folder(set_dir, folder)
+            row = _rows_from_eval(res, "model", **common, system="model", ckpt=label)
+            row.update(loudness=policy, lsd=lsd, lsd_gain=lsd_gain, ckpt_steps=steps_of[label])
+            rows.append(row)
+    for r in rows:
+        r["wall_s"] = round(time.perf_counter() - t0, 1)
+    return rows
+
+
+def summarize(rows: list[dict], loudness: str = "domain") -> str:
+    """Markdown: per config and set the mean over seeds of the model (last.ckpt and best.ckpt)."""
+    from collections import defaultdict
+
+    cells: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        if r["system"] == "model" and r.get("loudness") != loudness:
+            continue
+        key = (r["config"], r.get("epochs"), r["system"], r.get("ckpt") or "", r["set"])
+        cells[key].append(r)
+    lines = [
+        "| config | epochs | system | ckpt | set | seeds | pitch | share | LSD dB | LSD gain-free dB | train s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key in sorted(cells):
+        rs = cells[key]
+
+        def mean(k: str, rs: list[dict] = rs) -> float:
+            v = [r[k] for r in rs if r.get(k) is not None]
+            return float(np.mean(v)) if v else float("nan")
+
+        seeds = ",".join(str(r["seed"]) for r in rs)
+        lines.append(
+            f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {key[4]} | {seeds} | {mean('pitch'):.3f} "
+            f"| {mean('share'):.2f} | {mean('lsd'):.2f} | {mean('lsd_gain'):.2f} | {mean('train_s'):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sets", nargs="*", type=Path, default=[], help="set folders")
+    p.add_argument("--config", default="baseline", choices=sorted(CONFIGS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--epochs", type=int, default=4, help="half at the full lr, half decaying")
+    p.add_argument("--max-steps", type=int, default=-1, help="cap on generator steps")
+    p.add_argument("--work", default="/tmp/cyclegan-quality", help="scratch: tiles, runs, audio")
+    p.add_argument("--results", type=Path, default=Path("docs/quality/results.jsonl"))
+    p.add_argument("--eval-policy", default="domain", choices=LOUDNESS_POLICIES,
+                   help="loudness policy whose files get the full evaluation (pitch, share)")  # fmt: skip
+    p.add_argument("--progress", action="store_true", help="training progress bar")
+    p.add_argument("--summary", type=Path, help="print the table of a results file and exit")
+    args = p.parse_args(argv)
+    if args.summary:
+        rows = [json.loads(line) for line in args.summary.read_text().splitlines() if line.strip()]
+        for policy in LOUDNESS_POLICIES:
+            print(f"\nloudness = {policy}\n" + summarize(rows, policy))
+        return 0
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    for seed in args.seeds:
+        for set_dir in args.sets:
+            rows = run_one(set_dir, args.config, CONFIGS[args.config], seed, args)
+            with args.results.open("a") as f:
+                for r in rows:
+                    f.write(json.dumps(r) + "\n")
+            print(summarize(rows, args.eval_policy), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    sys.exit(main())

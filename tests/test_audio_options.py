@@ -1,0 +1,174 @@
+"""Audio-aware network options, the output-level policies and the level-free LSD: known answers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cyclegan_audio import losses
+from cyclegan_audio import metrics as M
+from cyclegan_audio.checkpoint import level_offset_db, read_checkpoint
+from cyclegan_audio.cli import train
+from cyclegan_audio.inference import TranslateOptions, output_gain
+from cyclegan_audio.manifest import Manifest, domain_lufs
+from cyclegan_audio.networks import (
+    build_discriminator,
+    build_generator,
+    tiny_config,
+    with_freq_position,
+)
+from cyclegan_audio.presets import preset
+from cyclegan_audio.spec import SpectrogramSpec
+
+from .conftest import harmonic_tone
+from .test_train import make_prepared, run_main
+
+
+def test_freq_position_channel_ramps_over_frequency_only():
+    x = torch.zeros(2, 1, 5, 3)
+    y = with_freq_position(x)
+    assert y.shape == (2, 2, 5, 3)
+    assert torch.equal(y[:, :1], x)
+    assert torch.allclose(y[0, 1, :, 0], torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0]))
+    assert torch.equal(y[:, 1, :, 0:1].expand(2, 5, 3), y[:, 1])  # constant over time
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"freq_position": True}, {"dilation_cycle": 2}, {"discriminator": "patch+freq"}],
+)
+def test_network_options_keep_tile_shape(options):
+    cfg = tiny_config(n_blocks=2, **options)
+    g, d = build_generator(cfg), build_discriminator(cfg, n_freq=32)
+    x = torch.rand(2, 1, 32, 48) * 2 - 1
+    y = g(x)
+    assert y.shape == x.shape
+    scores = d(y)
+    scores = scores if isinstance(scores, list) else [scores]
+    assert all(s.shape[0] == 2 and s.dim() == 4 for s in scores)
+    loss = losses.gan_loss(d(y), True)
+    loss.backward()
+    assert all(p.grad is not None for p in g.parameters())
+
+
+def test_freq_position_reaches_the_first_convolution_of_every_network():
+    for flag in (False, True):
+        cfg = tiny_config(freq_position=flag)
+        first = [
+            next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+            for net in (build_generator(cfg), build_discriminator(cfg))
+        ]
+        assert [c.in_channels for c in first] == [1 + flag, 1 + flag]
+
+
+def test_residual_blocks_dilate_by_powers_of_two_in_a_cycle():
+    from cyclegan_audio.networks import ResnetBlock
+
+    def dilations(cycle: int) -> list[int]:
+        g = build_generator(tiny_config(n_blocks=4, dilation_cycle=cycle))
+        return [b.block[1].dilation[0] for b in g.modules() if isinstance(b, ResnetBlock)]
+
+    assert dilations(0) == [1, 1, 1, 1]
+    assert dilations(3) == [1, 2, 4, 1]
+
+
+def test_gan_loss_of_several_discriminators_is_their_mean():
+    a, b = torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 1, 4)
+    assert float(losses.gan_loss([a, b], True)) == pytest.approx(0.5 * (0.0 + 1.0))
+
+
+def test_lsd_after_best_gain_removes_a_pure_level_error():
+    sr = 8000
+    y = harmonic_tone(220.0, 1.0, sr) + 0.01 * np.random.default_rng(0).standard_normal(sr)
+    spec = SpectrogramSpec(sample_rate=sr)
+    quiet = (y * 10 ** (-12 / 20)).astype(np.float32)
+    assert M.log_spectral_distance(quiet, y, spec) > 10.0
+    lsd, gain_db = M.log_spectral_distance_best_gain(quiet, y, spec)
+    assert lsd < 0.05 and gain_db == pytest.approx(12.0, abs=0.051)
+
+
+def test_output_gain_policies():
+    stats = {"source_lufs": -20.0, "output_lufs": -30.0, "peak": 0.01}
+    assert output_gain(stats, TranslateOptions(loudness="input")) == pytest.approx(10**0.5)
+    domain = TranslateOptions(loudness="domain", level_offset_db=-6.0)
+    assert output_gain(stats, domain) == pytest.approx(10 ** (4 / 20))
+    # unknown offset (old checkpoint): as "input"
+    assert output_gain(stats, TranslateOptions(loudness="domain")) == pytest.approx(10**0.5)
+    # "model": undo the input gain, nothing else
+    assert output_gain(stats, TranslateOptions(loudness="model"), gain_in=4.0) == 0.25
+    # never clips: the peak limit wins
+    loud = {"source_lufs": 0.0, "output_lufs": -40.0, "peak": 0.5}
+    assert output_gain(loud, TranslateOptions(loudness="input")) == pytest.approx(0.99 / 0.5)
+    with pytest.raises(ValueError):
+        TranslateOptions(loudness="loud")
+
+
+def test_domain_lufs_is_the_median_of_measured_files(tmp_path: Path):
+    m = Manifest(spec=SpectrogramSpec(), root=tmp_path)
+    for i, (dom, lufs) in enumerate(
+        [("A", -20.0), ("A", -10.0), ("A", -30.0), ("B", -5.0), ("B", -7.0), ("B", None)]
+    ):
+        m.files[f"{dom}/{i}"] = {"domain": dom, "status": "ok", "lufs": lufs, "split": "train"}
+    m.files["B/bad"] = {"domain": "B", "status": "skipped", "lufs": 50.0, "split": "train"}
+    assert domain_lufs(m) == {"A": -20.0, "B": -6.0}
+    del m.files["B/3"], m.files["B/4"]
+    assert domain_lufs(m) is None  # a domain with nothing measured
+
+
+def test_prepare_records_each_files_loudness_before_its_gain(tmp_path: Path):
+    from cyclegan_audio.audio import save
+    from cyclegan_audio.cli.prepare import main as prepare_main
+    from cyclegan_audio.loudness import integrated_loudness
+
+    sr = 8000
+    for dom, amp in (("A", 0.5), ("B", 0.05)):
+        y = harmonic_tone(330.0, 2.5, sr, amp=amp)
+        save(tmp_path / dom / "x.wav", y, sr)
+    flags = ["--sample-rate", "8000", "--n-fft", "126", "--hop-length", "32", "--tile-frames", "64"]
+    out = tmp_path / "prep"
+    argv = [
+        str(tmp_path / "A"),
+        str(tmp_path / "B"),
+        "--out",
+        str(out),
+        "--quiet",
+        "--workers",
+        "1",
+    ]
+    assert prepare_main(argv + flags + ["--val-fraction", "0"]) == 0
+    levels = domain_lufs(Manifest.load(out / "manifest.json"))
+    assert levels is not None
+    expect = integrated_loudness(harmonic_tone(330.0, 2.5, sr, amp=0.05), sr)
+    assert levels["B"] == pytest.approx(expect, abs=0.1)
+    assert levels["B"] - levels["A"] == pytest.approx(-20.0, abs=0.1)  # amplitude 1/10
+
+
+def test_checkpoint_carries_domain_levels_and_audio_options(tmp_path: Path):
+    data = make_prepared(tmp_path / "data")
+    m = Manifest.load(data / "manifest.json")
+    m.files = {
+        "a": {"domain": "A", "status": "ok", "lufs": -20.0, "split": "train"},
+        "b": {"domain": "B", "status": "ok", "lufs": -31.0, "split": "train"},
+    }
+    m.save()
+    extra = ["--max-steps", "2", "--freq-position", "--dilation-cycle", "2"]
+    assert run_main(data, tmp_path / "ck", *extra, "--discriminator", "patch+freq") == 0
+    info = read_checkpoint(tmp_path / "ck" / "r" / "last.ckpt")
+    assert level_offset_db(info.meta, "AtoB") == pytest.approx(-11.0)
+    assert level_offset_db(info.meta, "BtoA") == pytest.approx(11.0)
+    assert info.network.freq_position and info.network.dilation_cycle == 2
+    assert info.network.discriminator == "patch+freq"
+    assert level_offset_db({}, "AtoB") is None
+
+
+def test_cpu_preset_is_the_measured_small_recipe():
+    p = preset("cpu")
+    assert SpectrogramSpec(**p["spec"]).tile_shape == (128, 128)
+    assert p["net"]["ngf"] == 8 and not math.isnan(p["train"]["n_epochs"])
+    with pytest.raises(KeyError):
+        preset("tpu")
+    assert train  # the CLI module imports (its flags are exercised above)
