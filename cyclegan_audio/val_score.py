@@ -38,6 +38,9 @@ replacing the input by real target audio. Raw values are reported beside the rel
 terms: ``pitch_kept``, ``onset_corr``, ``cycle_l1`` and ``domain_sep`` (distance of the
 two real domains' means along the discriminant in pooled standard deviations; near 0
 means the features cannot tell the val domains apart and the domain term is noise).
+
+Cost besides the generator passes, for 32 + 32 tiles of 512 x 512 on one CPU thread:
+about 14 s of per-tile statistics (random CNN and pitch) and 0.7 s for `score`.
 """
 
 from __future__ import annotations
