@@ -137,16 +137,27 @@ def load_generator(
     return spec, g
 
 
-def load_translation(
+@dataclass
+class Translator:
+    """All translate needs from a checkpoint: the spec, the generator of one direction (eval
+    mode), the trained input peak level (dBFS) and the target-minus-source domain level (LU);
+    the last two are None for checkpoints written without them."""
+
+    spec: SpectrogramSpec
+    generator: torch.nn.Module
+    input_peak_db: float | None
+    level_offset_db: float | None
+
+
+def load_translator(
     path: str | Path,
     direction: str = "AtoB",
     device: str | torch.device = "cpu",
     *,
     ema: bool = True,
-) -> tuple[SpectrogramSpec, torch.nn.Module, float | None]:
-    """All translate needs, from one read: spec, generator (eval mode; the EMA weights when the
-    checkpoint has them and ``ema``, else the raw ones) and the trained input peak level in dBFS
-    (``input_peak_db``; None for checkpoints written without it)."""
+) -> Translator:
+    """`Translator` from one read; the generator has the EMA weights when the checkpoint has
+    them and ``ema``, else the raw ones."""
     if direction not in DIRECTIONS:
         raise CheckpointError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     ckpt = read_checkpoint(path)
@@ -162,7 +173,24 @@ def load_translation(
         raise CheckpointError(
             f"{path}: generator weights do not match its network config ({exc})"
         ) from None
-    return ckpt.spec, g.eval().to(device), ckpt.meta.get("input_peak_db")
+    return Translator(
+        ckpt.spec,
+        g.eval().to(device),
+        ckpt.meta.get("input_peak_db"),
+        level_offset_db(ckpt.meta, direction),
+    )
+
+
+def load_translation(
+    path: str | Path,
+    direction: str = "AtoB",
+    device: str | torch.device = "cpu",
+    *,
+    ema: bool = True,
+) -> tuple[SpectrogramSpec, torch.nn.Module, float | None]:
+    """(spec, generator, input_peak_db) of `load_translator`."""
+    t = load_translator(path, direction, device, ema=ema)
+    return t.spec, t.generator, t.input_peak_db
 
 
 def level_offset_db(meta: dict[str, Any], direction: str = "AtoB") -> float | None:
@@ -173,4 +201,3 @@ def level_offset_db(meta: dict[str, Any], direction: str = "AtoB") -> float | No
         return None
     src, tgt = direction[0], direction[-1]
     return float(levels[tgt]) - float(levels[src])
-

@@ -22,6 +22,7 @@ from . import metrics as M
 from .audio import AUDIO_EXTENSIONS, find_audio_files, load, load_with_rate, save
 from .domain_classifier import train_domain_classifier
 from .errors import CycleGanAudioError
+from .inference import DEFAULT_LOUDNESS
 from .report import describe_checkpoint, format_table, score_table, write_picture, write_report
 from .spec import SpectrogramSpec
 
@@ -42,6 +43,7 @@ class EvalConfig:
     baseline: str | None = None  # "stylize"
     seed: int = 0
     device: str | None = None
+    loudness: str = DEFAULT_LOUDNESS  # translate's output-level policy (with ckpt)
 
     @property
     def domains(self) -> tuple[str, str]:
@@ -113,17 +115,18 @@ def find_translation(folder: str | Path, pair: Pair, direction: str) -> Path:
 
 
 def _translate_with_checkpoint(cfg: EvalConfig, pairs: list[Pair], media: Path) -> dict[str, Path]:
-    from .checkpoint import load_translation
+    from .checkpoint import load_translator
     from .inference import translate_file
 
-    # Translate exactly as translate.py does, input level included.
-    spec, g, input_peak_db = load_translation(cfg.ckpt, cfg.direction, cfg.device or "cpu")
+    # Translate exactly as translate.py does, input and output level included.
+    t = load_translator(cfg.ckpt, cfg.direction, cfg.device or "cpu")
+    spec, g = t.spec, t.generator
     out = {}
     for pair in pairs:
         path = media / f"{pair.slug}.model.wav"
         out[pair.name] = translate_file(
             pair.source, path, g, spec, protect=(pair.source,), progress=True,
-            input_peak_db=input_peak_db,
+            input_peak_db=t.input_peak_db, loudness=cfg.loudness, level_offset_db=t.level_offset_db,
         )  # fmt: skip
     return out
 
@@ -215,6 +218,7 @@ def evaluate(cfg: EvalConfig) -> dict:
                 "pitch_accuracy": pitch,
                 "target_share": clf.target_share(y, sr, tgt_dom),
                 "lsd_db": M.log_spectral_distance(y, truth, lsd_spec),
+                "lsd_gain_free_db": M.log_spectral_distance_best_gain(y, truth, lsd_spec)[0],
             }
             audio_rel = f"media/{pair.slug}.{s}.wav"
             if not (
@@ -235,7 +239,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     means = {
         s: {k: float(np.nanmean([f["scores"][s][k] for f in files.values()]))
             if any(not math.isnan(f["scores"][s][k]) for f in files.values()) else float("nan")
-            for k in ("pitch_accuracy", "target_share", "lsd_db")}
+            for k in ("pitch_accuracy", "target_share", "lsd_db", "lsd_gain_free_db")}
         for s in systems
     }  # fmt: skip
     results = {

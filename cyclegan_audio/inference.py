@@ -36,6 +36,7 @@ from .spec import SpectrogramSpec
 # "pghi" is not chunk-local (heap integration spans the whole signal): it is done in one piece.
 PHASE_INITS = ("source", "random", "pghi")
 LOUDNESS_POLICIES = ("input", "domain", "model")  # see `output_gain`
+DEFAULT_LOUDNESS = "input"
 DEFAULT_CHUNK_SECONDS = 60.0
 DEFAULT_TILE_OVERLAP = 0.5  # the design's half-tile hop
 DEFAULT_BATCH_SIZE = 4  # tiles per generator call for `apply_tiled` used on its own
@@ -255,7 +256,7 @@ class TranslateOptions:
     # The level prepare brought each training file's sample peak to (checkpoint meta
     # "input_peak_db"): the input is fed to the generator at that level, as in training.
     input_peak_db: float | None = None
-    loudness: str = "input"  # output level policy, see `LOUDNESS_POLICIES` and `output_gain`
+    loudness: str = DEFAULT_LOUDNESS  # output level policy: `LOUDNESS_POLICIES`, `output_gain`
     # Target domain's median loudness minus the source domain's, LU (checkpoint meta
     # "domain_lufs"); used by loudness="domain". None: unknown (old checkpoint) -> 0.
     level_offset_db: float | None = None

@@ -33,6 +33,7 @@ METRICS = (
     ("pitch_accuracy", "pitch accuracy ↑", "{:.3f}"),
     ("target_share", "target-style share ↑", "{:.3f}"),
     ("lsd_db", "LSD to truth, dB ↓", "{:.2f}"),
+    ("lsd_gain_free_db", "LSD after best gain, dB ↓", "{:.2f}"),
 )
 SYSTEM_LABELS = {
     "identity": "identity (input)",

@@ -153,14 +153,14 @@ def test_tile_overlap_sets_the_tile_hop(tmp_path, ckpt, monkeypatch, overlap, ho
     from cyclegan_audio.inference import TileGrid
 
     seen = []
-    real_load = cli.load_translation
+    real_load = cli.load_translator
 
     def counting_load(*a, **k):
-        spec, g, level = real_load(*a, **k)
-        g.register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape[0]))
-        return spec, g, level
+        t = real_load(*a, **k)
+        t.generator.register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape[0]))
+        return t
 
-    monkeypatch.setattr(cli, "load_translation", counting_load)
+    monkeypatch.setattr(cli, "load_translator", counting_load)
     inp = save(tmp_path / "in.wav", _tone(2.0, 8000), 8000)
     out = tmp_path / "out.wav"
     args = ["--ckpt", str(ckpt), str(inp), "-o", str(out), "--n-iter", "2"]

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..evaluation import BASELINES, EvalConfig, evaluate, summary
+from ..inference import DEFAULT_LOUDNESS, LOUDNESS_POLICIES
 from . import user_errors
 
 
@@ -40,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default: reports/<checkpoint run or folder name>)")
     p.add_argument("--seed", type=int, default=0, help="domain classifier seed")
     p.add_argument(
+        "--loudness",
+        choices=LOUDNESS_POLICIES,
+        default=DEFAULT_LOUDNESS,
+        help="with --ckpt: translate's output level policy (default: %(default)s)",
+    )
+    p.add_argument(
         "--device", help="cpu, cuda, … (default: cpu for the model, auto for the baseline)"
     )
     return p
@@ -60,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = EvalConfig(
         test_dir=args.test_dir, train_dir=args.train_dir, out_dir=args.out or _default_out(args),
         ckpt=args.ckpt, translated_dir=args.translated, notes=args.notes, direction=args.direction,
-        baseline=args.baseline, seed=args.seed, device=args.device,
+        baseline=args.baseline, seed=args.seed, device=args.device, loudness=args.loudness,
     )  # fmt: skip
     results = evaluate(cfg)
     print(summary(results))

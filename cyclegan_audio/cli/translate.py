@@ -20,11 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checkpoint import DIRECTIONS, load_translation
+from ..checkpoint import DIRECTIONS, load_translator
 from ..errors import AudioError, CycleGanAudioError
 from ..inference import (
     DEFAULT_CHUNK_SECONDS,
+    DEFAULT_LOUDNESS,
     DEFAULT_TILE_OVERLAP,
+    LOUDNESS_POLICIES,
     PHASE_INITS,
     CompiledGenerator,
     overlap_hop,
@@ -48,6 +50,7 @@ class TranslateArgs:
     tile_overlap: float = DEFAULT_TILE_OVERLAP
     compile: bool = False
     scratch_dir: Path | None = None
+    loudness: str = DEFAULT_LOUDNESS
 
 
 def parse_args(argv: list[str] | None) -> TranslateArgs:
@@ -86,6 +89,14 @@ def parse_args(argv: list[str] | None) -> TranslateArgs:
         action="store_true",
         help="torch.compile the generator: 15-35 s once, then 1.1-1.3x faster tiles on CPU "
         "(worth it from about a minute of audio)",
+    )
+    p.add_argument(
+        "--loudness",
+        choices=LOUDNESS_POLICIES,
+        default=DEFAULT_LOUDNESS,
+        help="output level: as loud as the input; the input's loudness plus the level the target "
+        "domain had relative to the source in training (falls back to input for checkpoints "
+        "without it); or the generator's own level (default: %(default)s)",
     )
     p.add_argument(
         "--scratch-dir",
@@ -185,7 +196,14 @@ def main(argv: list[str] | None = None) -> int:
         print("error: nothing to translate", file=sys.stderr)
         return 1
     device = resolve_device(args.device)
-    spec, generator, input_peak_db = load_translation(args.ckpt, args.direction, device)
+    t = load_translator(args.ckpt, args.direction, device)
+    spec, generator = t.spec, t.generator
+    if args.loudness == "domain" and t.level_offset_db is None:
+        print(
+            f"note: {args.ckpt} carries no domain levels (trained on data prepared before they "
+            "were measured); the output is as loud as the input",
+            file=sys.stderr,
+        )
     if args.compile:
         generator = CompiledGenerator(generator)
     with _terminate_unwinds():
@@ -197,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                     inp, out, generator, spec,
                     chunk_seconds=args.chunk_seconds, protect=tuple(args.inputs), progress=True,
                     phase_init=args.phase, n_iter=args.n_iter, device=device,
-                    batch_size=args.batch_size, input_peak_db=input_peak_db,
+                    batch_size=args.batch_size, input_peak_db=t.input_peak_db,
+                    loudness=args.loudness, level_offset_db=t.level_offset_db,
                     hop_frames=overlap_hop(spec, args.tile_overlap), scratch_dir=args.scratch_dir,
                 )  # fmt: skip
             except (CycleGanAudioError, OSError) as exc:  # one bad file never stops the others
