@@ -172,3 +172,27 @@ def test_cpu_preset_is_the_measured_small_recipe():
     with pytest.raises(KeyError):
         preset("tpu")
     assert train  # the CLI module imports (its flags are exercised above)
+
+
+def test_presets_fill_what_the_command_line_leaves_open(tmp_path: Path):
+    from cyclegan_audio.cli import train as train_cli
+    from cyclegan_audio.cli.prepare import main as prepare_main
+
+    cfg = train_cli.parse(["--preset", "cpu", "--ngf", "16"])
+    assert (cfg.net.ngf, cfg.net.ndf, cfg.net.n_blocks) == (16, 8, 3)  # the written flag wins
+    assert (cfg.train.n_epochs, cfg.train.n_epochs_decay) == (10, 10)
+    assert "net.ndf" in cfg.given and "net.ngf" in cfg.given
+    plain = train_cli.parse([])
+    assert plain.net.ngf == 64 and "net.ngf" not in plain.given
+
+    sr = 22050
+    for dom in ("A", "B"):
+        save_path = tmp_path / dom / "x.wav"
+        from cyclegan_audio.audio import save
+
+        save(save_path, harmonic_tone(330.0, 2.5, sr), sr)
+    out = tmp_path / "prep"
+    argv = [str(tmp_path / "A"), str(tmp_path / "B"), "--out", str(out), "--quiet"]
+    assert prepare_main(argv + ["--workers", "1", "--preset", "cpu", "--tile-frames", "64"]) == 0
+    spec = Manifest.load(out / "manifest.json").spec
+    assert (spec.sample_rate, spec.n_fft, spec.hop_length, spec.tile_frames) == (11025, 254, 86, 64)

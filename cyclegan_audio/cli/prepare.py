@@ -17,6 +17,7 @@ from ..preparation import (
     DEFAULT_VAL_FRACTION,
     prepare,
 )
+from ..presets import PRESETS, preset
 from ..spec import SpectrogramSpec
 from . import user_errors
 
@@ -70,13 +71,33 @@ def build_parser() -> argparse.ArgumentParser:
             default=value,
             help="default: %(default)s",
         )
+    p.add_argument(
+        "--preset",
+        choices=tuple(PRESETS),
+        default=None,
+        help="spec of a measured recipe: cpu = 11,025 Hz, n_fft 254, hop 86, 128x128 tiles of "
+        "~1 s (train with --preset cpu); gpu = the defaults. Spec flags written still win",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def _written(argv: list[str] | None) -> set[str]:
+    """Destinations of the flags written on the command line (not filled in by defaults)."""
+    bare = build_parser()
+    for action in bare._actions:  # argparse has no public way to drop every default
+        action.default = argparse.SUPPRESS
+    return set(vars(bare.parse_args(argv)))
 
 
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.preset:
+        written = _written(argv)
+        for name, value in preset(args.preset)["spec"].items():
+            if name not in written:
+                setattr(args, name, value)
     spec = dataclasses.replace(SpectrogramSpec(), **{n: getattr(args, n) for n in SPEC_FLAGS})
     summary = prepare(
         args.domain_a,

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..callbacks import LOGGERS
 from ..model import TrainConfig
 from ..networks import DISCRIMINATORS, NetworkConfig
+from ..presets import PRESETS, preset
 from ..training import RunConfig, run_training
 from . import int_at_least, user_errors
 
@@ -44,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--data", type=Path, default=RunConfig.data, help="prepared folder (manifest.json)"
+    )
+    p.add_argument(
+        "--preset",
+        choices=tuple(PRESETS),
+        default=None,
+        help="network sizes and schedule of a measured recipe (cpu: ngf/ndf 8, 3 blocks, "
+        "10 + 10 epochs, for tiles from `prepare --preset cpu`; gpu: the defaults); "
+        "flags written on the command line still win",
     )
     run = p.add_argument_group("run")
     run.add_argument("--gpus", type=int, default=0, help="GPUs per node; 0 = CPU; > 1 = DDP")
@@ -225,9 +234,15 @@ def parse(argv: list[str] | None) -> RunConfig:
     a = build_parser().parse_args(argv)
     net_names = {f.name for f in dataclasses.fields(NetworkConfig)}
     train_names = {f.name for f in dataclasses.fields(TrainConfig)}
+    written = given_dests(argv)
+    if a.preset:  # the preset's values, except where a flag was written
+        chosen = preset(a.preset)
+        for name, value in {**chosen["net"], **chosen["train"]}.items():
+            if name not in written:
+                setattr(a, name, value)
+                written.add(name)
     given = frozenset(
-        f"net.{d}" if d in net_names else f"train.{d}" if d in train_names else d
-        for d in given_dests(argv)
+        f"net.{d}" if d in net_names else f"train.{d}" if d in train_names else d for d in written
     )
     net = NetworkConfig(
         ngf=a.ngf,
