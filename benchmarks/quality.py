@@ -55,12 +55,16 @@ from cyclegan_audio.spec import SpectrogramSpec  # noqa: E402
 from cyclegan_audio.training import RunConfig, run_training  # noqa: E402
 
 
-def _config(base: str, ema_decay: float = 0.0, **net: object) -> dict:
+def _config(base: str, ema_decay: float = 0.0, spec: dict | None = None, **net: object) -> dict:
     c = preset(base)
+    c["spec"].update(spec or {})
     c["net"].update(net)
     c["train"]["ema_decay"] = ema_decay  # pinned: the library default may change
     return c
 
+
+SPEC_22K = {"sample_rate": 22050, "n_fft": 254, "hop_length": 172, "tile_frames": 128}
+AUDIO = {"freq_position": True, "dilation_cycle": 3, "discriminator": "patch+freq"}
 
 # name -> {"spec", "net", "train"} overrides. "baseline" is the README's CPU recipe.
 CONFIGS: dict[str, dict] = {
@@ -70,6 +74,9 @@ CONFIGS: dict[str, dict] = {
     "freqdisc": _config("cpu", discriminator="patch+freq"),
     "audio": _config("cpu", freq_position=True, dilation_cycle=3, discriminator="patch+freq"),
     "ema": _config("cpu", ema_decay=0.999),
+    # the same tiles' size and hop in seconds, over the full band (22,050 Hz, 86 Hz bins)
+    "baseline-22k": _config("cpu", spec=SPEC_22K),
+    "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config(
         "cpu", ema_decay=0.999, freq_position=True, dilation_cycle=3, discriminator="patch+freq"
     ),
@@ -229,6 +236,7 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
             train=TrainConfig(**dict(train, seed=seed)), gpus=0, num_workers=0,
             checkpoint_dir=work / "runs", run_name=run_name, logger="none",
             log_media_every=0, progress_bar=args.progress, max_steps=args.max_steps,
+            keep_epochs=args.every_epoch,
         )
     )  # fmt: skip
     t_train = time.perf_counter() - t1
@@ -255,9 +263,66 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
             row = _rows_from_eval(res, "model", **common, system="model", ckpt=label)
             row.update(loudness=policy, lsd=lsd, lsd_gain=lsd_gain, ckpt_steps=steps_of[label])
             rows.append(row)
+    if args.every_epoch:
+        rows += every_epoch(result.run_dir, set_dir, out, seed, args.eval_policy, common)
     for r in rows:
         r["wall_s"] = round(time.perf_counter() - t0, 1)
     return rows
+
+
+def every_epoch(run_dir: Path, set_dir: Path, out: Path, seed: int, policy: str, common: dict):
+    """One row per epoch-NNN.ckpt: the val score recorded in training beside the benchmark."""
+    rows = []
+    for ckpt in sorted(run_dir.glob("epoch-*.ckpt")):
+        meta = read_checkpoint(ckpt).meta
+        label = ckpt.stem
+        folder = translate_policies(ckpt, set_dir, out / label)[policy]
+        res = _evaluate(set_dir, folder, out / label / "eval", seed)
+        lsd, lsd_gain = _lsd_folder(set_dir, folder)
+        row = _rows_from_eval(res, "model", **common, system="epoch", ckpt=label)
+        val = meta.get("val_score") or {}
+        row.update(
+            loudness=policy, lsd=lsd, lsd_gain=lsd_gain, ckpt_steps=meta.get("generator_steps"),
+            epoch=int(label.split("-")[-1]), val_score=val.get("score"), val_parts=val,
+        )  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def _spearman(x: list[float], y: list[float]) -> float:
+    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
+    if len(x) < 3 or rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def epoch_summary(rows: list[dict]) -> str:
+    """Per run: Spearman(val score, LSD), Spearman(val score, pitch error), the picked epoch's
+    LSD minus the run's best, and the mean epoch-to-epoch LSD change in the second half."""
+    from collections import defaultdict
+
+    runs: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        if r["system"] == "epoch" and r.get("val_score") is not None:
+            runs[(r["config"], r["set"], r["seed"], r["epochs"])].append(r)
+    lines = [
+        "| config | set | seed | epochs | rho(score, LSD) | rho(score, pitch err) "
+        "| picked - best LSD, dB | 2nd-half swing, dB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key in sorted(runs):
+        rs = sorted(runs[key], key=lambda r: r["epoch"])
+        score = [r["val_score"] for r in rs]
+        lsd = [r["lsd"] for r in rs]
+        pitch_err = [1.0 - r["pitch"] if r["pitch"] is not None else np.nan for r in rs]
+        picked = lsd[int(np.argmin(score))] - min(lsd)
+        half = lsd[len(lsd) // 2 :]
+        swing = float(np.mean(np.abs(np.diff(half)))) if len(half) > 1 else float("nan")
+        lines.append(
+            f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {_spearman(score, lsd):.2f} "
+            f"| {_spearman(score, pitch_err):.2f} | {picked:.2f} | {swing:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def summarize(rows: list[dict], loudness: str = "domain") -> str:
@@ -301,12 +366,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-policy", default="domain", choices=LOUDNESS_POLICIES,
                    help="loudness policy whose files get the full evaluation (pitch, share)")  # fmt: skip
     p.add_argument("--progress", action="store_true", help="training progress bar")
+    p.add_argument(
+        "--every-epoch",
+        action="store_true",
+        help="keep and benchmark every epoch's checkpoint (does the val score pick the best?)",
+    )
     p.add_argument("--summary", type=Path, help="print the table of a results file and exit")
     args = p.parse_args(argv)
     if args.summary:
         rows = [json.loads(line) for line in args.summary.read_text().splitlines() if line.strip()]
         for policy in LOUDNESS_POLICIES:
             print(f"\nloudness = {policy}\n" + summarize(rows, policy))
+        if any(r["system"] == "epoch" for r in rows):
+            print("\nevery epoch\n" + epoch_summary(rows))
         return 0
     args.results.parent.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
