@@ -42,8 +42,18 @@ class NetworkConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NetworkConfig:
+        """From a stored dict; options a dict predates take their reference value (off), so
+        checkpoints written before an option existed rebuild the networks they were."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**{**REFERENCE_OPTIONS, **{k: v for k, v in d.items() if k in names}})
+
+
+# The audio-aware options' values in the reference CycleGAN (what older checkpoints hold).
+REFERENCE_OPTIONS: dict[str, Any] = {
+    "freq_position": False,
+    "dilation_cycle": 0,
+    "discriminator": "patch",
+}
 
 
 def _norm(channels: int) -> nn.Module:

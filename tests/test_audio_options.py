@@ -196,3 +196,12 @@ def test_presets_fill_what_the_command_line_leaves_open(tmp_path: Path):
     assert prepare_main(argv + ["--workers", "1", "--preset", "cpu", "--tile-frames", "64"]) == 0
     spec = Manifest.load(out / "manifest.json").spec
     assert (spec.sample_rate, spec.n_fft, spec.hop_length, spec.tile_frames) == (11025, 254, 86, 64)
+
+
+def test_a_stored_config_without_the_audio_options_rebuilds_the_reference_networks():
+    from cyclegan_audio.networks import NetworkConfig
+
+    old = {"ngf": 8, "ndf": 8, "n_blocks": 3, "n_layers_d": 3, "upsample": "transpose"}
+    cfg = NetworkConfig.from_dict(old)
+    assert (cfg.freq_position, cfg.dilation_cycle, cfg.discriminator) == (False, 0, "patch")
+    assert NetworkConfig.from_dict(NetworkConfig().to_dict()) == NetworkConfig()
