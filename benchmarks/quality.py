@@ -241,7 +241,8 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
     )  # fmt: skip
     t_train = time.perf_counter() - t1
     common = dict(
-        set=set_dir.name, config=name, seed=seed, epochs=epochs, steps=result.generator_steps,
+        set=set_dir.name, config=name, spec=config["spec"], seed=seed, epochs=epochs,
+        steps=result.generator_steps,
         train_s=round(t_train, 1), prepare_s=round(t_prep, 1), commit=_git_commit(),
         machine=_machine(), date=time.strftime("%Y-%m-%d"),
     )  # fmt: skip
@@ -354,6 +355,46 @@ def summarize(rows: list[dict], loudness: str = "domain") -> str:
     return "\n".join(lines)
 
 
+def _spec_label(row: dict) -> str:
+    """The spec a row's tiles had (rows before it was recorded: from the config's name)."""
+    if "spec" in row:
+        return _spec_key(row["spec"])
+    return _spec_key(SPEC_22K if row["config"].endswith("22k") else preset("cpu")["spec"])
+
+
+def pivot(rows: list[dict], metric: str, loudness: str, ckpt: str = "last", mean_sets=None) -> str:
+    """Markdown: one row per config (and the identity/ceiling references), one column per set,
+    ``metric`` of ``ckpt`` at ``loudness`` (mean over seeds, seed count in brackets), and the
+    mean over the sets every row has."""
+    from collections import defaultdict
+
+    cells: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if r["system"] == "model" and r.get("ckpt") == ckpt and r.get("loudness") == loudness:
+            name = f"{r['config']} (e{r['epochs']})"
+        elif r["system"] in ("identity", "ceiling"):
+            name = f"{r['system']} @ {_spec_label(r)}"
+        else:
+            continue
+        if r.get(metric) is not None:
+            cells[name][r["set"]].append(float(r[metric]))
+    sets = sorted({s for c in cells.values() for s in c})
+    in_mean = [s for s in sets if not mean_sets or s in mean_sets]
+    lines = [
+        f"| {metric} ({ckpt}.ckpt, loudness {loudness}) | "
+        + " | ".join(sets)
+        + f" | mean of {', '.join(in_mean)} |",
+        "|---" * (len(sets) + 2) + "|",
+    ]
+    for name in sorted(cells):
+        vals = [cells[name].get(s, []) for s in sets]
+        text = [f"{np.mean(v):.3f} ({len(v)})" if v else "—" for v in vals]
+        picked = [cells[name].get(s, []) for s in in_mean]
+        mean = np.mean([np.mean(v) for v in picked]) if all(picked) else float("nan")
+        lines.append(f"| {name} | " + " | ".join(text) + f" | {mean:.3f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sets", nargs="*", type=Path, default=[], help="set folders")
@@ -372,11 +413,14 @@ def main(argv: list[str] | None = None) -> int:
         help="keep and benchmark every epoch's checkpoint (does the val score pick the best?)",
     )
     p.add_argument("--summary", type=Path, help="print the table of a results file and exit")
+    p.add_argument("--mean-sets", nargs="*", help="with --summary: sets the mean is over")
     args = p.parse_args(argv)
     if args.summary:
         rows = [json.loads(line) for line in args.summary.read_text().splitlines() if line.strip()]
         for policy in LOUDNESS_POLICIES:
             print(f"\nloudness = {policy}\n" + summarize(rows, policy))
+        for metric in ("lsd", "lsd_gain", "pitch", "share"):
+            print("\n" + pivot(rows, metric, args.eval_policy, mean_sets=args.mean_sets))
         if any(r["system"] == "epoch" for r in rows):
             print("\nevery epoch\n" + epoch_summary(rows))
         return 0
