@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from cyclegan_audio import audio  # noqa: E402
+from cyclegan_audio import audio, timing  # noqa: E402
 from cyclegan_audio.checkpoint import load_generator, make_meta  # noqa: E402
 from cyclegan_audio.inference import (  # noqa: E402
     DEFAULT_CHUNK_SECONDS,
@@ -135,21 +135,20 @@ def main() -> int:
         t_import = time.perf_counter() - t_import
         if a.compile:
             g = CompiledGenerator(g)  # its one-off compile is counted in the generator time
-        timings: dict[str, float] = {}
         t0, c0 = time.perf_counter(), time.process_time()
-        translate_file(
-            inp,
-            out,
-            g,
-            spec,
-            chunk_seconds=a.chunk_seconds,
-            timings=timings,
-            n_iter=a.n_iter,
-            batch_size=a.batch_size,
-            device=a.device,
-            progress=True,
-            hop_frames=overlap_hop(spec, a.tile_overlap),
-        )
+        with timing.recording() as timings:
+            translate_file(
+                inp,
+                out,
+                g,
+                spec,
+                chunk_seconds=a.chunk_seconds,
+                n_iter=a.n_iter,
+                batch_size=a.batch_size,
+                device=a.device,
+                progress=True,
+                hop_frames=overlap_hop(spec, a.tile_overlap),
+            )
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         timings["other (read, loudness, scratch)"] = wall - sum(timings.values())
         print(

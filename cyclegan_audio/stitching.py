@@ -1,0 +1,157 @@
+"""Running a tile function over a long spectrogram and blending its tiles back seam-free.
+
+The spectrogram is cut into overlapping tiles of ``spec.tile_frames`` frames on a
+global grid (`TileGrid`), each tile goes through a function (the generator), and the
+tiles are averaged with a smooth window whose weights are normalised to sum to 1
+(`blend`), so an identity function gives its input back exactly. Translation uses
+the pieces (`run_tiles`, `blend`) chunk by chunk; `apply_tiled` is the whole thing
+in one call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+
+from .spec import SpectrogramSpec
+
+DEFAULT_TILE_OVERLAP = 0.5  # the design's half-tile hop
+DEFAULT_BATCH_SIZE = 4  # tiles per call of the tile function for `apply_tiled` used on its own
+
+TileFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def tile_window(n_frames: int) -> torch.Tensor:
+    """Raised-cosine blending weights (n_frames,): sin² offset by half a frame, so never 0.
+
+    At a half-tile hop the shifted copies already sum to 1; `blend` normalises by
+    the sum anyway, so any hop and the signal's edges are exact too.
+    """
+    n = torch.arange(n_frames, dtype=torch.float64)
+    return (torch.sin(math.pi * (n + 0.5) / n_frames) ** 2).float()
+
+
+def _reflect(index: torch.Tensor, n: int) -> torch.Tensor:
+    """Map any frame index into [0, n) by mirror reflection (np.pad "reflect"), repeatedly."""
+    if n == 1:
+        return torch.zeros_like(index)
+    period = 2 * (n - 1)
+    index = torch.remainder(index, period)
+    return torch.where(index >= n, period - index, index)
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """Where the tiles of a signal of ``n_frames`` frames lie.
+
+    The signal is padded by mirror reflection with half a tile in front, so its
+    first frame sits at the centre of tile 0; tile k starts at frame
+    ``k * hop_frames - pad_frames`` (negative = inside the padding); there are
+    just enough tiles for the last frame to lie at or before the last tile's centre.
+    """
+
+    n_frames: int
+    tile_frames: int
+    hop_frames: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.hop_frames <= self.tile_frames:
+            raise ValueError(
+                f"hop_frames must be in (0, {self.tile_frames}], got {self.hop_frames}"
+            )
+        if self.n_frames < 1:
+            raise ValueError("a signal needs at least one frame")
+
+    @property
+    def pad_frames(self) -> int:
+        return self.tile_frames // 2
+
+    @property
+    def n_tiles(self) -> int:
+        return math.ceil((self.n_frames - 1) / self.hop_frames) + 1
+
+    def start(self, k: int) -> int:
+        return k * self.hop_frames - self.pad_frames
+
+    def frame_index(self, k: int) -> torch.Tensor:
+        """Source frame (in [0, n_frames)) of each of tile k's frames, (tile_frames,)."""
+        s = self.start(k)
+        return _reflect(torch.arange(s, s + self.tile_frames), self.n_frames)
+
+    def tiles_touching(self, t_lo: int, t_hi: int) -> range:
+        """Tiles that overlap frames [t_lo, t_hi)."""
+        n, h, p = self.tile_frames, self.hop_frames, self.pad_frames
+        k_lo = max(0, (t_lo + p - n) // h + 1)
+        k_hi = min(self.n_tiles, -(-(t_hi + p) // h))
+        return range(k_lo, k_hi)
+
+
+def overlap_hop(spec: SpectrogramSpec, overlap: float = DEFAULT_TILE_OVERLAP) -> int:
+    """Tile hop in frames for the share of a tile its neighbour overlaps (0.5 -> half a tile)."""
+    return max(1, round(spec.tile_frames * (1.0 - overlap)))
+
+
+def run_tiles(
+    unit: torch.Tensor,
+    first_frame: int,
+    grid: TileGrid,
+    ks: Iterable[int],
+    fn: TileFn,
+    batch_size: int,
+) -> dict[int, torch.Tensor]:
+    """fn applied to tiles ``ks`` cut from ``unit`` (C, F, n), whose frame 0 is global ``first_frame``.
+
+    Returns {k: (C, F, tile_frames)}. ``fn`` sees batches (B, F, tile_frames) on the [0, 1] scale.
+    """
+    ks = list(ks)
+    out: dict[int, torch.Tensor] = {}
+    for i in range(0, len(ks), batch_size):
+        batch = ks[i : i + batch_size]
+        idx = torch.stack([grid.frame_index(k) for k in batch]) - first_frame  # (B, T)
+        x = unit[..., idx.to(unit.device)].movedim(-2, 0)  # one index copy per batch: (B, C, F, T)
+        y = fn(x.reshape(-1, *x.shape[-2:])).reshape(x.shape)
+        out.update(zip(batch, y))
+    return out
+
+
+def blend(tiles: dict[int, torch.Tensor], grid: TileGrid, t_lo: int, t_hi: int) -> torch.Tensor:
+    """Window-weighted average of the tiles over frames [t_lo, t_hi) -> (C, F, t_hi - t_lo).
+
+    ``tiles`` must hold every tile in ``grid.tiles_touching(t_lo, t_hi)``.
+    """
+    first = tiles[grid.tiles_touching(t_lo, t_hi)[0]]
+    window = tile_window(grid.tile_frames).to(first.device)
+    num = torch.zeros(*first.shape[:-1], t_hi - t_lo, dtype=first.dtype, device=first.device)
+    den = torch.zeros(t_hi - t_lo, dtype=first.dtype, device=first.device)
+    for k in grid.tiles_touching(t_lo, t_hi):
+        s = grid.start(k)
+        a, b = max(s, t_lo), min(s + grid.tile_frames, t_hi)
+        w = window[a - s : b - s]
+        num[..., a - t_lo : b - t_lo] += tiles[k][..., a - s : b - s] * w
+        den[a - t_lo : b - t_lo] += w
+    return num / den
+
+
+def apply_tiled(
+    mag_unit: torch.Tensor,
+    fn: TileFn,
+    spec: SpectrogramSpec,
+    *,
+    hop_frames: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> torch.Tensor:
+    """Run a tile->tile function over a long [0, 1] magnitude (..., F, T) and blend seam-free.
+
+    Tiles are ``spec.tile_frames`` wide with a hop of ``hop_frames`` (half a tile by
+    default); ``fn`` maps (B, F, tile_frames) -> the same shape. Returns (..., F, T).
+    With the identity function the input comes back exactly (to float error), for
+    any T >= 1, including T shorter than one tile.
+    """
+    x = torch.as_tensor(mag_unit, dtype=torch.float32)
+    flat = x.reshape(-1, *x.shape[-2:])
+    grid = TileGrid(flat.shape[-1], spec.tile_frames, hop_frames or overlap_hop(spec))
+    tiles = run_tiles(flat, 0, grid, range(grid.n_tiles), fn, batch_size)
+    return blend(tiles, grid, 0, grid.n_frames).reshape(x.shape)
