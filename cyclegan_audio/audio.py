@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,6 +229,16 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     )
 
 
+def refuse_to_overwrite(path: str | Path, inputs: Iterable[str | Path]) -> None:
+    """Raise AudioError when ``path`` is one of ``inputs`` (links and ".." resolved).
+
+    Commands call it before their work and `AudioWriter` again before writing.
+    """
+    target = Path(path).resolve()
+    if any(Path(p).resolve() == target for p in inputs):
+        raise AudioError(f"{path}: refusing to overwrite an input file; choose another -o")
+
+
 def save(path: str | Path, y: np.ndarray, sample_rate: int, *, protect: tuple = ()) -> Path:
     """Write float audio (n_samples,) or (n_channels, n_samples) atomically; refuse to write
     over any path in ``protect``.
@@ -291,11 +301,7 @@ class AudioWriter:
         import soundfile as sf
 
         self.path = Path(path)
-        for p in protect:
-            if Path(p).exists() and self.path.exists() and self.path.resolve() == Path(p).resolve():
-                raise AudioError(
-                    f"{self.path}: refusing to overwrite an input file; choose another -o"
-                )
+        refuse_to_overwrite(self.path, protect)
         if self.path.is_dir():
             raise AudioError(f"{self.path}: is a folder; name a file to write")
         fmt = self.path.suffix.lstrip(".").upper() or "WAV"

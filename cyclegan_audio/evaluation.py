@@ -22,7 +22,7 @@ from . import metrics as M
 from .audio import AUDIO_EXTENSIONS, find_audio_files, load, load_with_rate, save
 from .domain_classifier import train_domain_classifier
 from .errors import CycleGanAudioError
-from .inference import DEFAULT_LOUDNESS
+from .inference import DEFAULT_LOUDNESS, translated_name
 from .report import describe_checkpoint, format_table, score_table, write_picture, write_report
 from .spec import SpectrogramSpec
 
@@ -102,15 +102,15 @@ def load_notes(path: str | Path) -> dict[str, list]:
 def find_translation(folder: str | Path, pair: Pair, direction: str) -> Path:
     """The translated file for ``pair`` in ``folder``: same relative name, any audio extension,
     optionally with translate's ``.<direction>`` suffix (``x.AtoB.wav``)."""
-    folder = Path(folder)
-    stem = Path(pair.name).with_suffix("")
-    for base in (stem, stem.with_name(f"{stem.name}.{direction}")):
-        for ext in AUDIO_EXTENSIONS:
-            p = folder / base.with_name(base.name + ext)
-            if p.is_file():
-                return p
+    folder, rel = Path(folder), Path(pair.name)
+    plain = [rel.with_name(rel.stem + ext) for ext in AUDIO_EXTENSIONS]
+    named = [rel.with_name(translated_name(rel, direction, ext)) for ext in AUDIO_EXTENSIONS]
+    for p in plain + named:
+        if (folder / p).is_file():
+            return folder / p
     raise CycleGanAudioError(
-        f"{folder}: no translation of {pair.name} (looked for {stem}[.{direction}].wav etc.)"
+        f"{folder}: no translation of {pair.name} "
+        f"(looked for {rel.with_suffix('')}[.{direction}].wav etc.)"
     )
 
 

@@ -269,6 +269,11 @@ def stream_translate(
     return {"source_lufs": meter_in.lufs(), "output_lufs": meter_out.lufs(), "peak": peak}
 
 
+def translated_name(source: str | Path, direction: str, suffix: str = ".wav") -> str:
+    """File name of ``source``'s translation, ``<stem>.<direction><suffix>``: x.wav -> x.AtoB.wav."""
+    return f"{Path(source).stem}.{direction}{suffix}"
+
+
 def translate_file(
     in_path: str | Path,
     out_path: str | Path,

@@ -7,7 +7,6 @@ and in every checkpoint; everything downstream reads it from there.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,17 +123,6 @@ class SpectrogramSpec:
         if unknown:
             raise SpecError(f"spectrogram spec has unknown fields: {', '.join(unknown)}")
         return cls(**data)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> SpectrogramSpec:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"spectrogram spec is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
 
     def diff(self, other: SpectrogramSpec) -> list[str]:
         """Field-by-field differences, as 'name: self != other' lines."""

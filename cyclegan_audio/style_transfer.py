@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from . import phase
 from . import spectrogram as S
+from .devices import resolve_device
 from .errors import AudioError, CycleGanAudioError
 from .loudness import integrated_loudness, matching_gain
 from .spec import SpectrogramSpec
@@ -267,17 +268,6 @@ def require_audible(y: np.ndarray, what: str) -> None:
         raise AudioError(
             f"{what}: silent (peak below -80 dBFS); it has no sound to take a style from"
         )
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """ "auto"/None -> cuda when available, else cpu."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise CycleGanAudioError(
-            "device 'cuda' asked for, but no CUDA GPU is available; use --device cpu"
-        )
-    return torch.device(device)
 
 
 def run_style_transfer(

@@ -139,10 +139,3 @@ def tile_level_db(tiles, spec: SpectrogramSpec) -> np.ndarray:
     frame_power = mag.square().sum(dim=-2, dtype=torch.float64) * to_power  # (n_tiles, n_frames)
     peak = frame_power.amax(dim=-1).clamp_min(1e-20)
     return (10.0 * torch.log10(peak)).numpy()
-
-
-def silent_tiles(tiles, spec: SpectrogramSpec, *, threshold_db: float = -60.0) -> np.ndarray:
-    """Boolean mask (n_tiles,): True where no frame of the tile reaches ``threshold_db`` dBFS."""
-    if len(tiles) == 0:
-        return np.zeros(0, dtype=bool)
-    return tile_level_db(tiles, spec) < threshold_db

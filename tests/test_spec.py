@@ -14,10 +14,11 @@ def test_defaults_give_512x512_tiles_and_four_per_20s_clip():
 
 
 def test_json_round_trip_and_version():
+    """As manifest and checkpoint store it: to_dict through JSON and back."""
     s = SpectrogramSpec(sample_rate=16000, hop_length=160)
-    data = json.loads(s.to_json())
+    data = json.loads(json.dumps(s.to_dict()))
     assert data["format_version"] == SPEC_FORMAT_VERSION
-    assert SpectrogramSpec.from_json(s.to_json()) == s
+    assert SpectrogramSpec.from_dict(data) == s
 
 
 def test_unknown_version_refused():

@@ -57,4 +57,4 @@ def test_tile_level_matches_rms_and_finds_silence(spec):
     cut = T.cut_tiles(y, spec)
     level = T.tile_level_db(cut.tiles, spec)
     assert abs(level[3] - audio.rms_db(sine(440, 1.0, spec.sample_rate, amp=0.5))) < 0.1
-    assert T.silent_tiles(cut.tiles, spec, threshold_db=-60).tolist() == [True, True, False, False]
+    assert (level < -60).tolist() == [True, True, False, False]  # prepare's silence test

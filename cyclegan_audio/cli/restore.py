@@ -11,7 +11,7 @@ import argparse
 
 from .. import audio
 from .. import phase as P
-from ..preparation import restore_tiles
+from ..restore import restore_tiles
 from . import user_errors
 
 PHASES = ("random", "source") + (("pghi",) if hasattr(P, "pghi_phase") else ())

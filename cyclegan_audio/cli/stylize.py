@@ -101,11 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         raise CycleGanAudioError(f"{args.content}: no samples")
     output = args.output or default_output(args)
     inputs = tuple(p for p in (args.content, args.style) if p is not None)
-    for p in inputs:  # refuse before minutes of work, not after
-        if output.exists() and output.resolve() == p.resolve():
-            raise CycleGanAudioError(
-                f"{output}: refusing to overwrite an input file; choose another -o"
-            )
+    audio.refuse_to_overwrite(output, inputs)  # before minutes of work, not after
     result = run_style_transfer(
         content, style, sr, spec=spec, config=config, device=args.device,
         texture_seconds=args.seconds if args.texture else None, progress=not args.quiet,

@@ -20,7 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..audio import refuse_to_overwrite
 from ..checkpoint import DIRECTIONS, load_translator
+from ..devices import resolve_device
 from ..errors import AudioError, CycleGanAudioError
 from ..inference import (
     DEFAULT_CHUNK_SECONDS,
@@ -31,6 +33,7 @@ from ..inference import (
     CompiledGenerator,
     overlap_hop,
     translate_file,
+    translated_name,
 )
 from ..phase import DEFAULT_N_ITER
 from . import describe_os_error, user_errors
@@ -119,7 +122,7 @@ def output_paths(inputs: list[Path], output: str | Path | None, direction: str) 
     ``output``: a file (one input) or a folder: one that exists, a name ending in "/", or a
     name without an extension when there are several inputs.
     """
-    name = lambda p: f"{p.stem}.{direction}.wav"  # noqa: E731
+    name = lambda p: translated_name(p, direction)  # noqa: E731
     trailing_slash = isinstance(output, str) and output.endswith(("/", os.sep))
     output = None if output is None else Path(output)
     if output is None:
@@ -130,25 +133,13 @@ def output_paths(inputs: list[Path], output: str | Path | None, direction: str) 
         raise AudioError(f"{output}: -o must be a folder when translating several files")
     else:
         outs = [output]
-    resolved_inputs = {p.resolve() for p in inputs}
     for out in outs:
-        if out.resolve() in resolved_inputs:
-            raise AudioError(f"{out}: refusing to overwrite an input file; choose another -o")
+        refuse_to_overwrite(out, inputs)
     if len({o.resolve() for o in outs}) < len(outs):
         raise AudioError(
             f"{output}: several inputs have the same name; translate them into different folders"
         )
     return outs
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise CycleGanAudioError("--device cuda: no CUDA device is available; use --device cpu")
-    return device
 
 
 def _reason(exc: Exception, inp: Path) -> str:
@@ -195,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     if n_failed == len(args.inputs):
         print("error: nothing to translate", file=sys.stderr)
         return 1
-    device = resolve_device(args.device)
+    device = str(resolve_device(args.device))
     t = load_translator(args.ckpt, args.direction, device)
     spec, generator = t.spec, t.generator
     if args.loudness == "domain" and t.level_offset_db is None:
