@@ -114,7 +114,10 @@ def find_translation(folder: str | Path, pair: Pair, direction: str) -> Path:
     )
 
 
-def _translate_with_checkpoint(cfg: EvalConfig, pairs: list[Pair], media: Path) -> dict[str, Path]:
+def _translate_with_checkpoint(
+    cfg: EvalConfig, pairs: list[Pair], media: Path
+) -> tuple[dict[str, Path], SpectrogramSpec]:
+    """{pair name: translated file} and the checkpoint's spec."""
     from .checkpoint import load_translator
     from .inference import translate_file
 
@@ -128,11 +131,17 @@ def _translate_with_checkpoint(cfg: EvalConfig, pairs: list[Pair], media: Path) 
             pair.source, path, g, spec, protect=(pair.source,), progress=True,
             input_peak_db=t.input_peak_db, loudness=cfg.loudness, level_offset_db=t.level_offset_db,
         )  # fmt: skip
-    return out
+    return out, spec
 
 
-def _run_baseline(cfg: EvalConfig, pairs: list[Pair], media: Path) -> dict[str, Path]:
-    """Style transfer of each content file with a style example from the target's training set."""
+def _run_baseline(
+    cfg: EvalConfig, pairs: list[Pair], media: Path, spec: SpectrogramSpec | None
+) -> dict[str, Path]:
+    """Style transfer of each content file with a style example from the target's training set.
+
+    ``spec``: the evaluated model's, so the baseline works at the same rate and resolution;
+    None (no checkpoint) takes stylize's default spec.
+    """
     from tqdm import tqdm
 
     from .style_transfer import FAST, stylize
@@ -142,7 +151,9 @@ def _run_baseline(cfg: EvalConfig, pairs: list[Pair], media: Path) -> dict[str, 
     for i, pair in enumerate(tqdm(pairs, desc="baseline (stylize)", unit="file")):
         content, sr = load_with_rate(pair.source)
         style = load(styles[i % len(styles)], sr)
-        y = stylize(content, style, sr, config=FAST, device=cfg.device or "auto", progress=False)
+        y = stylize(
+            content, style, sr, spec=spec, config=FAST, device=cfg.device or "auto", progress=False
+        )
         out[pair.name] = save(media / f"{pair.slug}.baseline.wav", y, sr)
     return out
 
@@ -185,12 +196,13 @@ def evaluate(cfg: EvalConfig) -> dict:
         if cfg.translated_dir else None  # fmt: skip
 
     clf = train_domain_classifier(train["A"], train["B"], seed=cfg.seed, progress=True)
+    model_spec = None
     if cfg.ckpt is not None:
-        translated = _translate_with_checkpoint(cfg, pairs, media)
+        translated, model_spec = _translate_with_checkpoint(cfg, pairs, media)
     # Neither given: only the references (and the baseline) are scored.
     outputs = {"model": translated} if translated is not None else {}
     if cfg.baseline == "stylize":
-        outputs["baseline"] = _run_baseline(cfg, pairs, media)
+        outputs["baseline"] = _run_baseline(cfg, pairs, media, model_spec)
     systems = [s for s in SYSTEMS if s in ("identity", "ground_truth") or s in outputs]
 
     files: dict[str, dict] = {}
@@ -199,6 +211,9 @@ def evaluate(cfg: EvalConfig) -> dict:
         truth, sr = load_with_rate(pair.target)
         signals = {"identity": load(pair.source, sr), "ground_truth": truth}
         signals.update({s: load(outputs[s][pair.name], sr) for s in outputs})
+        # Not the model's spec, on purpose: the truth's own full-band spec is one yardstick
+        # for models of different specs, and a band-limited model must not score better by
+        # leaving out the band it drops.
         lsd_spec = SpectrogramSpec(sample_rate=sr)
         file_notes = notes.get(pair.name) or notes.get(Path(pair.name).name)
         if file_notes:

@@ -95,6 +95,29 @@ def test_checkpoint_is_translated_and_source_pitch_used_without_notes(data, tmp_
     assert "Checkpoint: run <code>run</code>, best.ckpt (" in page and "epoch" not in page
 
 
+def test_baseline_runs_at_the_checkpoints_spec(data, tmp_path, monkeypatch):
+    """With --ckpt the style-transfer baseline works at the evaluated model's spec."""
+    from cyclegan_audio import style_transfer
+
+    seen = []
+
+    def recording_stylize(content, style, sr, *, spec=None, **kw):
+        seen.append(spec)
+        return content  # the spec is the point here, not the optimisation
+
+    monkeypatch.setattr(style_transfer, "stylize", recording_stylize)
+    spec = tiny_spec()
+    g = build_generator(tiny_config())
+    ckpt = tmp_path / "run" / "best.ckpt"
+    ckpt.parent.mkdir()
+    state = {f"g_ab.{k}": v for k, v in g.state_dict().items()}
+    torch.save({META_KEY: make_meta(spec, tiny_config()), "state_dict": state}, ckpt)
+    args = ["--test-dir", str(data / "test"), "--train-dir", str(data / "train"), "--ckpt", str(ckpt),
+            "--baseline", "stylize", "--out", str(tmp_path / "report")]  # fmt: skip
+    assert main(args) == 0
+    assert seen and all(s == spec for s in seen)
+
+
 def test_report_names_checkpoint_domains_date_and_labels_picture_axes(tmp_path):
     from cyclegan_audio.report import describe_checkpoint, write_report
 
