@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -282,7 +283,16 @@ def run_style_transfer(
     progress: bool = True,
     **overrides,
 ) -> StyleTransferResult:
-    """`stylize` with the loss trace and timing; see `stylize` for the arguments."""
+    """Give ``content_y`` the texture of ``style_y``: the result with its loss trace and timing.
+
+    Both inputs are mono float arrays at ``sr`` of any length (resampled to the
+    spec's rate inside; ``spec`` None: `SpectrogramSpec()`). The output ``.y`` is mono
+    float32 (n_samples,) at ``sr`` with the content's length. ``content_y`` None
+    synthesises ``texture_seconds`` of the style's texture from noise. ``config``
+    (default `StyleTransferConfig()`, or `FAST`) may be overridden by keyword, e.g.
+    ``stylize(c, s, sr, content_weight=0.1, n_iter=50)``. Loudness is matched to the
+    content (texture: to the style).
+    """
     t0 = time.perf_counter()
     spec = spec or SpectrogramSpec()
     cfg = dataclasses.replace(config or StyleTransferConfig(), **overrides)
@@ -349,37 +359,14 @@ def _match_loudness(y: np.ndarray, reference: np.ndarray, sample_rate: int) -> n
 
 
 def stylize(
-    content_y: np.ndarray | None,
-    style_y: np.ndarray,
-    sr: int,
-    *,
-    spec: SpectrogramSpec | None = None,
-    config: StyleTransferConfig | None = None,
-    device: str | torch.device | None = "auto",
-    texture_seconds: float | None = None,
-    progress: bool = True,
-    **overrides,
+    content_y: np.ndarray | None, style_y: np.ndarray, sr: int, **options: Any
 ) -> np.ndarray:
-    """Give ``content_y`` the texture of ``style_y``; returns mono float32 (n_samples,) at ``sr``.
+    """`run_style_transfer`'s audio alone: mono float32 (n_samples,) at ``sr``.
 
-    Both inputs are mono float arrays at ``sr`` of any length (resampled to the
-    spec's rate inside). The output has the content's length. ``content_y``
-    None synthesises ``texture_seconds`` of the style's texture from noise.
-    ``config`` (default `StyleTransferConfig()`, or `FAST`) may be overridden by
-    keyword, e.g. ``stylize(c, s, sr, content_weight=0.1, n_iter=50)``.
-    Loudness is matched to the content (texture: to the style).
+    ``options``: `run_style_transfer`'s keywords (spec, config, device, texture_seconds,
+    progress, and `StyleTransferConfig` fields as overrides).
     """
-    return run_style_transfer(
-        content_y,
-        style_y,
-        sr,
-        spec=spec,
-        config=config,
-        device=device,
-        texture_seconds=texture_seconds,
-        progress=progress,
-        **overrides,
-    ).y
+    return run_style_transfer(content_y, style_y, sr, **options).y
 
 
 def style_distance(

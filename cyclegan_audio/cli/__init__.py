@@ -49,6 +49,16 @@ def int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def written_dests(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[str]:
+    """Destinations of the options written on the command line, not filled in by defaults.
+
+    ``parser`` is changed (its defaults dropped): pass a fresh one.
+    """
+    for action in parser._actions:  # argparse has no public way to drop every default
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
 def describe_os_error(exc: OSError) -> str:
     """ "<path>: <reason>" for an OSError, e.g. "out/a.wav: No space left on device"."""
     reason = exc.strerror or str(exc) or type(exc).__name__

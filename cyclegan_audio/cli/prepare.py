@@ -19,7 +19,7 @@ from ..preparation import (
 )
 from ..presets import PRESETS, preset
 from ..spec import SpectrogramSpec
-from . import user_errors
+from . import user_errors, written_dests
 
 SPEC_FLAGS = (
     "sample_rate",
@@ -82,19 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _written(argv: list[str] | None) -> set[str]:
-    """Destinations of the flags written on the command line (not filled in by defaults)."""
-    bare = build_parser()
-    for action in bare._actions:  # argparse has no public way to drop every default
-        action.default = argparse.SUPPRESS
-    return set(vars(bare.parse_args(argv)))
-
-
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.preset:
-        written = _written(argv)
+        written = written_dests(build_parser(), argv)
         for name, value in preset(args.preset)["spec"].items():
             if name not in written:
                 setattr(args, name, value)

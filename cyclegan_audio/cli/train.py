@@ -22,7 +22,7 @@ from ..model import TrainConfig
 from ..networks import DISCRIMINATORS, NetworkConfig
 from ..presets import PRESETS, preset
 from ..training import RunConfig, run_training
-from . import int_at_least, user_errors
+from . import int_at_least, user_errors, written_dests
 
 _T, _N = TrainConfig(), NetworkConfig()
 
@@ -222,19 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def given_dests(argv: list[str] | None) -> set[str]:
-    """Destinations of the options written on the command line, not filled in by defaults."""
-    bare = build_parser()
-    for action in bare._actions:  # argparse has no public way to drop every default
-        action.default = argparse.SUPPRESS
-    return set(vars(bare.parse_args(argv)))
-
-
 def parse(argv: list[str] | None) -> RunConfig:
     a = build_parser().parse_args(argv)
     net_names = {f.name for f in dataclasses.fields(NetworkConfig)}
     train_names = {f.name for f in dataclasses.fields(TrainConfig)}
-    written = given_dests(argv)
+    written = written_dests(build_parser(), argv)
     if a.preset:  # the preset's values, except where a flag was written
         chosen = preset(a.preset)
         for name, value in {**chosen["net"], **chosen["train"]}.items():
