@@ -18,7 +18,8 @@ import numpy as np
 from . import audio, image_io
 from . import tiles as T
 from .manifest import MANIFEST_NAME, Manifest, TileRecord
-from .preparation import CLIPS_PER_READ, LONG_FILE_S, PrepareError
+from .preparation import PrepareError
+from .prepare_worker import CLIPS_PER_READ, LONG_FILE_S
 from .spec import SpectrogramSpec
 
 
