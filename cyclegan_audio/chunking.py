@@ -34,7 +34,7 @@ def _round_down(n: int, unit: int) -> int:
 
 @dataclass(frozen=True)
 class Rates:
-    """Converts sample positions between the input's rate and the spec's, exactly at aligned points."""
+    """Sample positions between the input's rate and the spec's, exact at aligned points."""
 
     sr_in: int
     sr_spec: int
@@ -116,33 +116,46 @@ class ChunkPlan:
         starts = range(0, max(self.n_in, 1), self.chunk_in)
         return [self.chunk(q0, min(self.n_in, q0 + self.chunk_in)) for q0 in starts]
 
-    def chunk(self, q0: int, q1: int) -> Chunk:
-        """The ranges for emitting input samples [q0, q1)."""
+    def chunk(self, emit_lo: int, emit_hi: int) -> Chunk:
+        """The ranges for emitting input samples [emit_lo, emit_hi)."""
         rates, hop, n_fft, grid = self.rates, self.spec.hop_length, self.spec.n_fft, self.grid
-        r_spec = self.resample_margin_spec
-        r_in = rates.to_in(r_spec)
-        gl = self.phase_margin_spec
-        s_lo = max(0, _round_down(rates.to_spec(q0) - r_spec, rates.unit_spec))
-        s_hi = min(self.n_spec, rates.to_spec_ceil(q1) + r_spec)
-        t_lo = max(0, (s_lo - gl) // hop)
-        t_hi = min(grid.n_frames, _ceil_div(s_hi + gl, hop) + 1)
-        tiles = grid.tiles_touching(t_lo, t_hi)
+        margin_spec = self.resample_margin_spec
+        margin_in = rates.to_in(margin_spec)
+        # output at the spec's rate that resampling back needs, from an aligned point
+        out_lo = max(0, _round_down(rates.to_spec(emit_lo) - margin_spec, rates.unit_spec))
+        out_hi = min(self.n_spec, rates.to_spec_ceil(emit_hi) + margin_spec)
+        # frames Griffin-Lim must see for that output to come out as in one piece
+        phase_lo = max(0, (out_lo - self.phase_margin_spec) // hop)
+        phase_hi = min(grid.n_frames, _ceil_div(out_hi + self.phase_margin_spec, hop) + 1)
+        # the tiles over those frames, and every source frame they read
+        tiles = grid.tiles_touching(phase_lo, phase_hi)
         read = torch.cat([grid.frame_index(k) for k in tiles])
-        f_lo, f_hi = min(t_lo, int(read.min())), max(t_hi, int(read.max()) + 1)
-        j_lo = max(0, _round_down(f_lo * hop - n_fft, hop))
-        j_hi = min(self.n_spec, (f_hi - 1) * hop + n_fft)
-        p_lo = max(0, _round_down(rates.to_in(j_lo) - r_in, rates.unit_in))
-        p_lo = min(p_lo, _round_down(q0, rates.unit_in))
-        p_hi = max(q1, min(self.n_in, rates.to_in_ceil(j_hi) + r_in))
+        frames_lo = min(phase_lo, int(read.min()))
+        frames_hi = max(phase_hi, int(read.max()) + 1)
+        # samples whose STFT gives those frames as the whole signal's STFT does: a window's
+        # width more on each side, starting on a hop so frame k of the piece is a global frame
+        stft_lo = max(0, _round_down(frames_lo * hop - n_fft, hop))
+        stft_hi = min(self.n_spec, (frames_hi - 1) * hop + n_fft)
+        # input to resample into them, from an aligned point; it always covers the emitted
+        # stretch, which the input's loudness meter reads
+        read_lo = max(0, _round_down(rates.to_in(stft_lo) - margin_in, rates.unit_in))
+        read_lo = min(read_lo, _round_down(emit_lo, rates.unit_in))
+        read_hi = max(emit_hi, min(self.n_in, rates.to_in_ceil(stft_hi) + margin_in))
         return Chunk(
-            (q0, q1), (s_lo, s_hi), (t_lo, t_hi), tiles, (f_lo, f_hi), (j_lo, j_hi), (p_lo, p_hi)
+            emit_in=(emit_lo, emit_hi),
+            out_spec=(out_lo, out_hi),
+            phase_frames=(phase_lo, phase_hi),
+            tiles=tiles,
+            tile_frames=(frames_lo, frames_hi),
+            stft_spec=(stft_lo, stft_hi),
+            read_in=(read_lo, read_hi),
         )
 
-    def phase_length(self, t_lo: int, t_hi: int) -> int:
-        """Samples Griffin-Lim's iSTFT gives for frames [t_lo, t_hi) (to the end at the last)."""
+    def phase_length(self, phase_lo: int, phase_hi: int) -> int:
+        """Samples the iSTFT of frames [phase_lo, phase_hi) gives (to the end at the last frame)."""
         hop = self.spec.hop_length
-        end = self.n_spec if t_hi == self.grid.n_frames else (t_hi - 1) * hop
-        return end - t_lo * hop
+        end = self.n_spec if phase_hi == self.grid.n_frames else (phase_hi - 1) * hop
+        return end - phase_lo * hop
 
 
 def plan_chunks(

@@ -230,47 +230,51 @@ def stream_translate(
     tiles: dict[int, torch.Tensor] = {}  # generator output, kept while later chunks need it
     peak = 0.0
     for c in plan.chunks():
-        (q0, q1), (s_lo, s_hi), (t_lo, t_hi) = c.emit_in, c.out_spec, c.phase_frames
-        (j_lo, j_hi), (p_lo, p_hi) = c.stft_spec, c.read_in
-        y_in = np.asarray(read(p_lo, p_hi), dtype=np.float32)
-        meter_in.add(y_in[q0 - p_lo : q1 - p_lo])
-        spec_offset = rates.to_spec(p_lo)  # global spec-rate position of y_spec[0]
+        emit_lo, emit_hi = c.emit_in  # the ranges: see `chunking.Chunk`
+        out_lo, out_hi = c.out_spec
+        phase_lo, phase_hi = c.phase_frames
+        stft_lo, stft_hi = c.stft_spec
+        read_lo, read_hi = c.read_in
+        y_in = np.asarray(read(read_lo, read_hi), dtype=np.float32)
+        meter_in.add(y_in[emit_lo - read_lo : emit_hi - read_lo])
+        spec_offset = rates.to_spec(read_lo)  # global spec-rate position of y_spec[0]
         with timing.stage("resample"):
             y_spec = audio.resample(y_in * gain_in, sr_in, spec.sample_rate)
             y_spec = _fix_length(y_spec, plan.n_spec - spec_offset)
         with timing.stage("stft"):  # on the generator's device: tiles never leave it
-            y_stft = torch.from_numpy(y_spec[j_lo - spec_offset : j_hi - spec_offset])
+            y_stft = torch.from_numpy(y_spec[stft_lo - spec_offset : stft_hi - spec_offset])
             x = S.stft(y_stft.to(device), spec)
             unit = S.magnitude_to_unit(x.abs(), spec)[None]
-        first_frame = j_lo // hop  # global frame of x[..., 0]
+        first_frame = stft_lo // hop  # global frame of x[..., 0]
         with timing.stage("stitching"):
             new = [k for k in c.tiles if k not in tiles]
             tiles.update(run_tiles(unit, first_frame, grid, new, fn, batch_size))
             for k in [k for k in tiles if k < c.tiles[0]]:  # chunks only move forward
                 del tiles[k]
-            out_unit = blend(tiles, grid, t_lo, t_hi)[0]
+            out_unit = blend(tiles, grid, phase_lo, phase_hi)[0]
         with timing.stage("phase"):
             mag = S.unit_to_magnitude(out_unit, spec)
-            x_phase = x[..., t_lo - first_frame : t_hi - first_frame]
+            x_phase = x[..., phase_lo - first_frame : phase_hi - first_frame]
             init = torch.angle(x_phase) if opts.phase_init == "source" else opts.phase_init
+            length = plan.phase_length(phase_lo, phase_hi)
             z = griffin_lim(
-                mag, spec, n_iter=opts.n_iter, init=init, length=plan.phase_length(t_lo, t_hi),
-                seed=opts.seed, frame_offset=t_lo,
+                mag, spec, n_iter=opts.n_iter, init=init, length=length, seed=opts.seed,
+                frame_offset=phase_lo,
             ).cpu().numpy()  # fmt: skip
-        z = z[s_lo - t_lo * hop : s_hi - t_lo * hop]
+        z = z[out_lo - phase_lo * hop : out_hi - phase_lo * hop]  # z[0] is at sample phase_lo * hop
         with timing.stage("resample"):
             out = audio.resample(z, spec.sample_rate, sr_in)
-        out = _fix_length(out[q0 - rates.to_in(s_lo) :], q1 - q0)
+        out = _fix_length(out[emit_lo - rates.to_in(out_lo) :], emit_hi - emit_lo)  # out[0]: out_lo
         meter_out.add(out)
         peak = max(peak, float(np.abs(out).max()) if out.size else 0.0)
         emit(out)
         if progress is not None:
-            progress(q1 - q0)
+            progress(emit_hi - emit_lo)
     return {"source_lufs": meter_in.lufs(), "output_lufs": meter_out.lufs(), "peak": peak}
 
 
 def translated_name(source: str | Path, direction: str, suffix: str = ".wav") -> str:
-    """File name of ``source``'s translation, ``<stem>.<direction><suffix>``: x.wav -> x.AtoB.wav."""
+    """File name of ``source``'s translation: ``<stem>.<direction><suffix>`` (x.AtoB.wav)."""
     return f"{Path(source).stem}.{direction}{suffix}"
 
 
