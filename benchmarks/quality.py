@@ -49,16 +49,18 @@ from cyclegan_audio.inference import (  # noqa: E402
 )
 from cyclegan_audio.loudness import integrated_loudness  # noqa: E402
 from cyclegan_audio.model import TrainConfig  # noqa: E402
-from cyclegan_audio.networks import NetworkConfig  # noqa: E402
+from cyclegan_audio.networks import REFERENCE_OPTIONS, NetworkConfig  # noqa: E402
 from cyclegan_audio.presets import preset  # noqa: E402
 from cyclegan_audio.spec import SpectrogramSpec  # noqa: E402
 from cyclegan_audio.training import RunConfig, run_training  # noqa: E402
 
 
 def _config(base: str, ema_decay: float = 0.0, spec: dict | None = None, **net: object) -> dict:
+    """A preset with the audio-aware options pinned: the reference's, overridden by ``net``
+    (the library's defaults may change; a config's meaning must not)."""
     c = preset(base)
     c["spec"].update(spec or {})
-    c["net"].update(net)
+    c["net"].update({**REFERENCE_OPTIONS, **net})
     c["train"]["ema_decay"] = ema_decay  # pinned: the library default may change
     return c
 
@@ -72,7 +74,7 @@ CONFIGS: dict[str, dict] = {
     "freqpos": _config("cpu", freq_position=True),
     "dilated": _config("cpu", dilation_cycle=3),
     "freqdisc": _config("cpu", discriminator="patch+freq"),
-    "audio": _config("cpu", freq_position=True, dilation_cycle=3, discriminator="patch+freq"),
+    "audio": _config("cpu", **AUDIO),
     "ema": _config("cpu", ema_decay=0.999),
     # the same tiles' size and hop in seconds, over the full band (22,050 Hz, 86 Hz bins)
     "baseline-22k": _config("cpu", spec=SPEC_22K),

@@ -47,7 +47,8 @@ from .stitching import (  # noqa: F401 - re-exported: inference's public names
 # "pghi" is not chunk-local (heap integration spans the whole signal): it is done in one piece.
 PHASE_INITS = ("source", "random", "pghi")
 LOUDNESS_POLICIES = ("input", "domain", "model")  # see `output_gain`
-DEFAULT_LOUDNESS = "input"
+# "model": measured closest to the paired truth on every instrument set (docs/quality.md).
+DEFAULT_LOUDNESS = "model"
 DEFAULT_CHUNK_SECONDS = 60.0
 
 

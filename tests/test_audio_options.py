@@ -60,7 +60,7 @@ def test_freq_position_reaches_the_first_convolution_of_every_network():
         cfg = tiny_config(freq_position=flag)
         first = [
             next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
-            for net in (build_generator(cfg), build_discriminator(cfg))
+            for net in (build_generator(cfg), build_discriminator(cfg, n_freq=32))
         ]
         assert [c.in_channels for c in first] == [1 + flag, 1 + flag]
 

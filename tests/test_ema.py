@@ -90,7 +90,7 @@ def run(tmp_path_factory):
     """A 2-step run with EMA on (the default): (data folder, run folder)."""
     root = tmp_path_factory.mktemp("ema_run")
     data = make_prepared(root / "data")
-    assert run_main(data, root / "ck", "--max-steps", "2") == 0
+    assert run_main(data, root / "ck", "--max-steps", "2", "--ema-decay", "0.999") == 0
     return data, root / "ck" / "r"
 
 

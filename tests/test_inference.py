@@ -127,8 +127,22 @@ def test_loudness_meter_reference_and_streaming():
 @pytest.mark.parametrize("shift_db", [-12.0, 9.0])
 def test_output_loudness_matches_input(spec, shift_db):
     y = 0.1 * _noisy_tone(2.0, 8000)
-    raw = I.translate_signal(y, 8000, DbShift(spec, shift_db), spec, n_iter=4)
+    raw = I.translate_signal(y, 8000, DbShift(spec, shift_db), spec, n_iter=4, loudness="input")
     assert integrated_loudness(raw, 8000) == pytest.approx(integrated_loudness(y, 8000), abs=0.3)
+
+
+@pytest.mark.parametrize("shift_db", [-12.0, 9.0])
+def test_model_loudness_keeps_the_level_the_generator_made(spec, shift_db):
+    """The default policy: a generator that lowers every bin by 12 dB gives a file 12 dB quieter
+    than its input, with or without the trained input level (the input gain is undone)."""
+    assert I.DEFAULT_LOUDNESS == "model"
+    y = 0.1 * _noisy_tone(2.0, 8000)
+    for peak_db in (None, -1.0):
+        out = I.translate_signal(
+            y, 8000, DbShift(spec, shift_db), spec, n_iter=4, input_peak_db=peak_db
+        )
+        want = integrated_loudness(y, 8000) + shift_db
+        assert integrated_loudness(out, 8000) == pytest.approx(want, abs=0.5)
 
 
 def test_loud_output_is_limited_not_clipped(spec):

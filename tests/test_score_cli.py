@@ -18,7 +18,10 @@ def run(tmp_path_factory):
     """Two epochs of 4 batches, every epoch kept: (data folder, run folder)."""
     root = tmp_path_factory.mktemp("score_run")
     data = make_prepared(root / "data")
-    assert run_main(data, root / "ck", "--max-epochs", "2", "--keep-epochs") == 0
+    assert (
+        run_main(data, root / "ck", "--max-epochs", "2", "--keep-epochs", "--ema-decay", "0.999")
+        == 0
+    )
     return data, root / "ck" / "r"
 
 

@@ -108,7 +108,7 @@ def test_missing_input_is_one_line(tmp_path, ckpt, capsys):
 def test_loudness_matched_to_input(tmp_path, ckpt):
     y = _tone(2.0, 22050, level=0.05)
     inp = save(tmp_path / "quiet.wav", y, 22050)
-    assert main(["--ckpt", str(ckpt), str(inp), "--n-iter", "4"]) == 0
+    assert main(["--ckpt", str(ckpt), str(inp), "--n-iter", "4", "--loudness", "input"]) == 0
     out = load(tmp_path / "quiet.AtoB.wav", None)
     assert integrated_loudness(out, 22050) == pytest.approx(integrated_loudness(y, 22050), abs=0.5)
 
@@ -141,7 +141,7 @@ def test_checkpoint_with_trained_peak_level(tmp_path):
     ckpt = _checkpoint(tmp_path / "peak.ckpt", input_peak_db=-1.0)
     y = _tone(0.5, 8000, level=0.01)
     inp = save(tmp_path / "soft.wav", y, 8000)
-    assert main(["--ckpt", str(ckpt), str(inp), "--n-iter", "2"]) == 0
+    assert main(["--ckpt", str(ckpt), str(inp), "--n-iter", "2", "--loudness", "input"]) == 0
     out = load(tmp_path / "soft.AtoB.wav", None)
     assert integrated_loudness(out, 8000) == pytest.approx(integrated_loudness(y, 8000), abs=0.5)
 
