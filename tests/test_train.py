@@ -72,6 +72,7 @@ def test_fast_dev_run_steps_both_optimisers(tmp_path):
         logger=False,
         enable_progress_bar=False,
         enable_model_summary=False,
+        default_root_dir=tmp_path,  # never the working directory
     )
     trainer.fit(model, datamodule=dm)
     for net in ("g_ab", "g_ba", "d_a", "d_b"):
