@@ -137,9 +137,7 @@ def prepare_set(set_dir: Path, spec: dict, work: Path) -> Path:
 
 def _lsd_pair(y: np.ndarray, truth: np.ndarray, sr: int) -> tuple[float, float]:
     lsd_spec = SpectrogramSpec(sample_rate=sr)  # as evaluate.py: the truth's own rate, full band
-    return M.log_spectral_distance(y, truth, lsd_spec), M.log_spectral_distance_best_gain(
-        y, truth, lsd_spec
-    )[0]
+    return M.log_spectral_distances(y, truth, lsd_spec)
 
 
 def _evaluate(set_dir: Path, folder: Path | None, out: Path, seed: int) -> dict:
@@ -191,17 +189,13 @@ def _rows_from_eval(results: dict, which: str, **common) -> dict:
 
 
 def _lsd_folder(set_dir: Path, folder: Path) -> tuple[float, float]:
-    lsds, gains = [], []
+    """Mean (LSD, LSD after the best gain) of ``folder``'s files (test/B's names) vs test/B."""
+    pairs = []
     for truth_path in find_audio_files(set_dir / "test/B"):
         truth, sr = load_with_rate(truth_path)
-        rel = truth_path.relative_to(set_dir / "test/B")
-        y = load(
-            folder / rel.with_suffix(".wav") if not (folder / rel).exists() else folder / rel, sr
-        )
-        a, b = _lsd_pair(y, truth, sr)
-        lsds.append(a)
-        gains.append(b)
-    return float(np.mean(lsds)), float(np.mean(gains))
+        y = load(folder / truth_path.relative_to(set_dir / "test/B"), sr)
+        pairs.append(_lsd_pair(y, truth, sr))
+    return tuple(float(v) for v in np.mean(pairs, axis=0))
 
 
 def references(set_dir: Path, spec_kw: dict, spec: SpectrogramSpec, work: Path, seed: int):

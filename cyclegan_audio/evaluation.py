@@ -229,11 +229,12 @@ def evaluate(cfg: EvalConfig) -> dict:
             track = M.pitch_track(y, sr, midi_range)
             pitch = M.pitch_accuracy_vs_notes(track, file_notes) if file_notes \
                 else M.pitch_accuracy_vs_track(track, ref_track)  # fmt: skip
+            lsd, lsd_gain_free = M.log_spectral_distances(y, truth, lsd_spec)
             entry["scores"][s] = {
                 "pitch_accuracy": pitch,
                 "target_share": clf.target_share(y, sr, tgt_dom),
-                "lsd_db": M.log_spectral_distance(y, truth, lsd_spec),
-                "lsd_gain_free_db": M.log_spectral_distance_best_gain(y, truth, lsd_spec)[0],
+                "lsd_db": lsd,
+                "lsd_gain_free_db": lsd_gain_free,
             }
             audio_rel = f"media/{pair.slug}.{s}.wav"
             if not (

@@ -24,6 +24,24 @@ PITCH_RESOLUTION = 0.2  # semitones per pyin pitch bin
 DEFAULT_MIDI_RANGE = (36.0, 96.0)  # C2..C7 when no notes are given
 
 
+def _lsd_at_gains(y_est, y_ref, spec: SpectrogramSpec, top_db: float):
+    """A function gain_db -> LSD of ``y_est`` scaled by that gain against ``y_ref`` (the STFTs
+    are taken once)."""
+    a = torch.as_tensor(np.asarray(y_est, dtype=np.float32))
+    b = torch.as_tensor(np.asarray(y_ref, dtype=np.float32))
+    n = min(a.shape[-1], b.shape[-1])
+    ma, mb = S.magnitude(a[..., :n], spec), S.magnitude(b[..., :n], spec)
+    floor_db = 20.0 * torch.log10(mb.max().clamp_min(1e-10)) - top_db
+    la = 20.0 * torch.log10(ma.clamp_min(1e-20))
+    db = torch.clamp_min(20.0 * torch.log10(mb.clamp_min(1e-20)), floor_db)
+
+    def lsd(gain_db: float) -> float:
+        da = torch.clamp_min(la + gain_db, floor_db)
+        return float(torch.sqrt(torch.mean((da - db) ** 2, dim=-2)).mean())
+
+    return lsd
+
+
 def log_spectral_distance(y_est, y_ref, spec: SpectrogramSpec, *, top_db: float = 80.0) -> float:
     """Log-spectral distance in dB between two signals (same rate as ``spec``).
 
@@ -32,38 +50,30 @@ def log_spectral_distance(y_est, y_ref, spec: SpectrogramSpec, *, top_db: float 
     reference's peak so inaudible bins do not dominate. Signals are trimmed to
     the shorter length. Identical signals give 0.
     """
-    a = torch.as_tensor(np.asarray(y_est, dtype=np.float32))
-    b = torch.as_tensor(np.asarray(y_ref, dtype=np.float32))
-    n = min(a.shape[-1], b.shape[-1])
-    ma, mb = S.magnitude(a[..., :n], spec), S.magnitude(b[..., :n], spec)
-    floor = mb.max().clamp_min(1e-10) * 10.0 ** (-top_db / 20.0)
-    da = 20.0 * torch.log10(torch.maximum(ma, floor))
-    db = 20.0 * torch.log10(torch.maximum(mb, floor))
-    per_frame = torch.sqrt(torch.mean((da - db) ** 2, dim=-2))
-    return float(per_frame.mean())
+    return _lsd_at_gains(y_est, y_ref, spec, top_db)(0.0)
 
 
 def log_spectral_distance_best_gain(
     y_est, y_ref, spec: SpectrogramSpec, *, top_db: float = 80.0, search_db: float = 40.0
 ) -> tuple[float, float]:
-    """`log_spectral_distance` after the global gain (dB, within +-``search_db``) applied to
-    ``y_est`` that minimises it: (lsd_db, gain_db). Separates level errors from spectral ones."""
-    a = torch.as_tensor(np.asarray(y_est, dtype=np.float32))
-    b = torch.as_tensor(np.asarray(y_ref, dtype=np.float32))
-    n = min(a.shape[-1], b.shape[-1])
-    ma, mb = S.magnitude(a[..., :n], spec), S.magnitude(b[..., :n], spec)
-    floor = mb.max().clamp_min(1e-10) * 10.0 ** (-top_db / 20.0)
-    la = 20.0 * torch.log10(ma.clamp_min(1e-20))
-    db = 20.0 * torch.log10(torch.maximum(mb, floor))
-    floor_db = 20.0 * torch.log10(floor)
+    """`log_spectral_distance` after the global gain (dB, within +-``search_db``, to 0.1 dB)
+    applied to ``y_est`` that minimises it: (lsd_db, gain_db). Separates level errors from
+    spectral ones."""
+    return _best_gain(_lsd_at_gains(y_est, y_ref, spec, top_db), search_db)
 
-    def lsd(gain_db: float) -> float:
-        da = torch.clamp_min(la + gain_db, floor_db)
-        return float(torch.sqrt(torch.mean((da - db) ** 2, dim=-2)).mean())
 
+def _best_gain(lsd, search_db: float) -> tuple[float, float]:
     best = min(np.arange(-search_db, search_db + 0.5, 1.0), key=lsd)
     best = min(np.arange(best - 1.0, best + 1.0001, 0.1), key=lsd)
     return lsd(float(best)), float(best)
+
+
+def log_spectral_distances(
+    y_est, y_ref, spec: SpectrogramSpec, *, top_db: float = 80.0
+) -> tuple[float, float]:
+    """(`log_spectral_distance`, the LSD after the best gain) from one pair of STFTs."""
+    lsd = _lsd_at_gains(y_est, y_ref, spec, top_db)
+    return lsd(0.0), _best_gain(lsd, 40.0)[0]
 
 
 @dataclass(frozen=True)
