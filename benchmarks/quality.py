@@ -150,9 +150,10 @@ def _evaluate(set_dir: Path, folder: Path | None, out: Path, seed: int) -> dict:
     return evaluate(cfg)
 
 
-def translate_policies(ckpt: Path, set_dir: Path, out: Path) -> dict[str, Path]:
-    """Translate test/A once; write one folder per loudness policy (same audio, other gain)."""
-    spec, g, input_peak_db = load_translation(ckpt, "AtoB", "cpu")
+def translate_policies(ckpt: Path, set_dir: Path, out: Path, ema: bool = True) -> dict[str, Path]:
+    """Translate test/A once; write one folder per loudness policy (same audio, other gain).
+    ``ema``: the averaged generator when the checkpoint has one, else the raw weights."""
+    spec, g, input_peak_db = load_translation(ckpt, "AtoB", "cpu", ema=ema)
     offset = level_offset_db(read_checkpoint(ckpt).meta, "AtoB")
     folders = {p: out / p for p in LOUDNESS_POLICIES}
     for src in find_audio_files(set_dir / "test/A"):
@@ -261,28 +262,42 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
             row.update(loudness=policy, lsd=lsd, lsd_gain=lsd_gain, ckpt_steps=steps_of[label])
             rows.append(row)
     if args.every_epoch:
+        common["data"] = str(data)
         rows += every_epoch(result.run_dir, set_dir, out, seed, args.eval_policy, common)
     for r in rows:
         r["wall_s"] = round(time.perf_counter() - t0, 1)
     return rows
 
 
+def _has_ema(ckpt: Path) -> bool:
+    state = read_checkpoint(ckpt).state_dict
+    return any(k.startswith(("g_ab_ema.", "g_ba_ema.")) for k in state)
+
+
 def every_epoch(run_dir: Path, set_dir: Path, out: Path, seed: int, policy: str, common: dict):
-    """One row per epoch-NNN.ckpt: the val score recorded in training beside the benchmark."""
+    """One row per epoch-NNN.ckpt and generator weights ("ema" when the checkpoint holds an
+    average, and always "raw"): the val score recorded in training beside the benchmark. The
+    recorded score belongs to the weights validation used (the EMA when there is one); the
+    raw weights' score comes from ``--rescore``."""
     rows = []
     for ckpt in sorted(run_dir.glob("epoch-*.ckpt")):
         meta = read_checkpoint(ckpt).meta
         label = ckpt.stem
-        folder = translate_policies(ckpt, set_dir, out / label)[policy]
-        res = _evaluate(set_dir, folder, out / label / "eval", seed)
-        lsd, lsd_gain = _lsd_folder(set_dir, folder)
-        row = _rows_from_eval(res, "model", **common, system="epoch", ckpt=label)
         val = meta.get("val_score") or {}
-        row.update(
-            loudness=policy, lsd=lsd, lsd_gain=lsd_gain, ckpt_steps=meta.get("generator_steps"),
-            epoch=int(label.split("-")[-1]), val_score=val.get("score"), val_parts=val,
-        )  # fmt: skip
-        rows.append(row)
+        for weights in ("ema", "raw") if _has_ema(ckpt) else ("raw",):
+            sub = out / label / weights
+            folder = translate_policies(ckpt, set_dir, sub, ema=weights == "ema")[policy]
+            res = _evaluate(set_dir, folder, sub / "eval", seed)
+            lsd, lsd_gain = _lsd_folder(set_dir, folder)
+            row = _rows_from_eval(res, "model", **common, system="epoch", ckpt=label)
+            recorded = weights == "ema" or not _has_ema(ckpt)
+            row.update(
+                loudness=policy, lsd=lsd, lsd_gain=lsd_gain, ckpt_steps=meta.get("generator_steps"),
+                epoch=int(label.split("-")[-1]), weights=weights, ckpt_path=str(ckpt),
+                val_score=val.get("score") if recorded else None,
+                val_parts=val if recorded else {},
+            )  # fmt: skip
+            rows.append(row)
     return rows
 
 
@@ -293,33 +308,53 @@ def _spearman(x: list[float], y: list[float]) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def epoch_summary(rows: list[dict]) -> str:
-    """Per run: Spearman(val score, LSD), Spearman(val score, pitch error), the picked epoch's
-    LSD minus the run's best, and the mean epoch-to-epoch LSD change in the second half."""
+def epoch_summary(rows: list[dict], score_key: str = "val_score") -> str:
+    """Per run and generator weights: Spearman(val score, LSD), Spearman(val score, pitch
+    error), the picked epoch's LSD minus the run's best, and the mean epoch-to-epoch LSD
+    change in the second half. ``score_key``: the recorded score or a re-scored one."""
     from collections import defaultdict
 
     runs: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
-        if r["system"] == "epoch" and r.get("val_score") is not None:
-            runs[(r["config"], r["set"], r["seed"], r["epochs"])].append(r)
+        if r["system"] == "epoch" and r.get(score_key) is not None:
+            key = (r["config"], r["set"], r["seed"], r["epochs"], r.get("weights", "-"))
+            runs[key].append(r)
     lines = [
-        "| config | set | seed | epochs | rho(score, LSD) | rho(score, pitch err) "
-        "| picked - best LSD, dB | 2nd-half swing, dB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| config | set | seed | epochs | weights | rho(score, LSD) | rho(score, pitch err) "
+        "| picked - best LSD, dB | best LSD, dB | 2nd-half swing, dB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key in sorted(runs):
         rs = sorted(runs[key], key=lambda r: r["epoch"])
-        score = [r["val_score"] for r in rs]
+        score = [r[score_key] for r in rs]
         lsd = [r["lsd"] for r in rs]
         pitch_err = [1.0 - r["pitch"] if r["pitch"] is not None else np.nan for r in rs]
         picked = lsd[int(np.argmin(score))] - min(lsd)
         half = lsd[len(lsd) // 2 :]
         swing = float(np.mean(np.abs(np.diff(half)))) if len(half) > 1 else float("nan")
         lines.append(
-            f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {_spearman(score, lsd):.2f} "
-            f"| {_spearman(score, pitch_err):.2f} | {picked:.2f} | {swing:.2f} |"
+            f"| {' | '.join(str(k) for k in key)} | {_spearman(score, lsd):.2f} "
+            f"| {_spearman(score, pitch_err):.2f} | {picked:.2f} | {min(lsd):.2f} | {swing:.2f} |"
         )
     return "\n".join(lines)
+
+
+def rescore(rows: list[dict], n_val_tiles: int = 32) -> list[dict]:
+    """The epoch rows that name their checkpoint and data, each with ``score_now``: today's
+    val score of the row's weights (rescore.py, the tiles validation uses) and its parts."""
+    from cyclegan_audio.rescore import score_checkpoints
+
+    out = []
+    for r in rows:
+        if r.get("system") != "epoch" or not r.get("ckpt_path") or not r.get("data"):
+            continue
+        if not Path(r["ckpt_path"]).is_file():
+            continue
+        (s,) = score_checkpoints(
+            [r["ckpt_path"]], r["data"], n_val_tiles=n_val_tiles, use_ema=r["weights"] == "ema"
+        )
+        out.append(dict(r, score_now=s.result["score"], parts_now=s.result))
+    return out
 
 
 def summarize(rows: list[dict], loudness: str = "domain") -> str:
@@ -410,9 +445,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--summary", type=Path, help="print the table of a results file and exit")
     p.add_argument("--mean-sets", nargs="*", help="with --summary: sets the mean is over")
+    p.add_argument(
+        "--rescore",
+        type=Path,
+        metavar="OUT",
+        help="with --summary: re-score the kept epoch checkpoints with today's val score, "
+        "write the rows to OUT (JSON lines) and print the every-epoch table",
+    )
     args = p.parse_args(argv)
     if args.summary:
         rows = [json.loads(line) for line in args.summary.read_text().splitlines() if line.strip()]
+        if args.rescore:
+            rescored = rescore(rows)
+            args.rescore.write_text("".join(json.dumps(r) + "\n" for r in rescored))
+            print(epoch_summary(rescored, "score_now"))
+            return 0
         for policy in LOUDNESS_POLICIES:
             print(f"\nloudness = {policy}\n" + summarize(rows, policy))
         for metric in ("lsd", "lsd_gain", "pitch", "share"):
