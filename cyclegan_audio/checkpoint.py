@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from . import __version__
-from .errors import CheckpointError, SpecError
+from .errors import CheckpointError, SpecError, TrainingError
 from .networks import NetworkConfig, build_generator
 from .spec import SpectrogramSpec
 
@@ -73,7 +73,7 @@ def read_meta(
     try:
         spec = SpectrogramSpec.from_dict(meta["spec"])
         net = NetworkConfig.from_dict(meta["network"])
-    except SpecError as exc:
+    except (SpecError, TrainingError) as exc:  # TrainingError: a network option unknown here
         raise CheckpointError(f"{path}: {exc}") from None
     except (KeyError, TypeError) as exc:
         raise CheckpointError(f"{path}: checkpoint metadata incomplete ({exc})") from None
@@ -161,7 +161,7 @@ def load_translator(
     if direction not in DIRECTIONS:
         raise CheckpointError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     ckpt = read_checkpoint(path)
-    g = build_generator(ckpt.network)
+    g = build_generator(ckpt.network, ckpt.spec.n_freq)
     state = ckpt.generator_state(direction, ema)
     if not state:
         raise CheckpointError(f"{path}: checkpoint holds no weights for {direction}")

@@ -96,8 +96,8 @@ class CycleGan(pl.LightningModule):
             }
         )
         self.automatic_optimization = False
-        self.g_ab = build_generator(self.net_cfg)
-        self.g_ba = build_generator(self.net_cfg)
+        self.g_ab = build_generator(self.net_cfg, self.spec.n_freq)
+        self.g_ba = build_generator(self.net_cfg, self.spec.n_freq)
         self.d_a = build_discriminator(self.net_cfg, self.spec.n_freq)
         self.d_b = build_discriminator(self.net_cfg, self.spec.n_freq)
         # Averaged generators (before compile: a plain copy); None when ema_decay is 0.

@@ -6,11 +6,15 @@ Plain `nn.Module`s (no Lightning). Shapes: tiles are (B, 1, F, T) on the [-1, 1]
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+
+from .errors import TrainingError
+
+GENERATORS = ("resnet", "212d")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,18 @@ class NetworkConfig:
     # discriminators: "patch" (70x70 PatchGAN), or "patch+freq": beside it one that treats the
     # whole frequency axis as channels and judges time windows at two scales.
     discriminator: str = "patch"
+    generator: str = field(
+        default="resnet",
+        metadata={
+            "help": "resnet: the reference ResNet; 212d: CycleGAN-VC2's 2-1-2D (2-D GLU "
+            "convolutions around 1-D residual blocks over time that see the whole spectrum)",
+            "choices": GENERATORS,
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.generator not in GENERATORS:
+            raise TrainingError(f"unknown generator {self.generator!r}; use one of {GENERATORS}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -54,6 +70,7 @@ REFERENCE_OPTIONS: dict[str, Any] = {
     "freq_position": False,
     "dilation_cycle": 0,
     "discriminator": "patch",
+    "generator": "resnet",
 }
 
 
@@ -221,7 +238,14 @@ def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
     return net
 
 
-def build_generator(cfg: NetworkConfig) -> ResnetGenerator:
+def build_generator(cfg: NetworkConfig, n_freq: int | None = None) -> nn.Module:
+    """The generator ``cfg.generator`` names; "212d" needs the tiles' ``n_freq``."""
+    if cfg.generator == "212d":
+        if n_freq is None:
+            raise ValueError("generator '212d' needs n_freq (frequency bins per tile)")
+        from .generator_212d import Generator212d  # it imports this module
+
+        return init_weights(Generator212d(cfg, n_freq), cfg.init_gain)
     return init_weights(ResnetGenerator(cfg), cfg.init_gain)
 
 
