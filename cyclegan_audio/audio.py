@@ -21,10 +21,9 @@ import numpy as np
 from .atomic import commit, discard, temp_beside
 from .errors import AudioError
 
-AUDIO_EXTENSIONS = (
-    ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
-    ".au", ".snd", ".caf", ".w64", ".m4a", ".wma",
-)  # fmt: skip
+AUDIO_EXTENSIONS = tuple(
+    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au .snd .caf .w64 .m4a .wma".split()
+)
 
 
 @dataclass(frozen=True)

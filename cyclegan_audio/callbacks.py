@@ -11,6 +11,7 @@
 * `RunCheckpoint`: Lightning's ModelCheckpoint, whose best score survives a resume
   whose run folder moved (Lightning drops it when the folder's path changed).
 * `QuietLightning`: filters out Lightning messages that are noise to our users.
+* `ResumedHyperparameters`: a resumed run's own lr, betas and fused Adam, not the checkpoint's.
 * `AtomicCheckpointIO`: Lightning writes through fsspec, whose local "transaction"
   stages in the system temp dir and then *copies* across filesystems, without
   fsync; a kill mid-copy truncates last.ckpt. We write a temp file in the target
@@ -326,3 +327,26 @@ class StopAtGeneratorSteps(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
         if trainer.global_step // 2 >= self.n:
             trainer.should_stop = True
+
+
+class ResumedHyperparameters(pl.Callback):
+    """Lightning restores each optimiser's lr and betas and each scheduler's base lr from the
+    checkpoint; this sets the run's (possibly changed) TrainConfig ones instead, at the point the
+    lr schedule has reached, and fused Adam as the run asks."""
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        c = pl_module.cfg  # model.TrainConfig
+        for config in trainer.lr_scheduler_configs:
+            sched = config.scheduler
+            sched.base_lrs = [c.lr for _ in sched.base_lrs]
+            for group, rule in zip(sched.optimizer.param_groups, sched.lr_lambdas):
+                group.update(initial_lr=c.lr, lr=c.lr * rule(sched.last_epoch))
+                group["betas"] = (c.beta1, c.beta2)
+                if "fused" in group and bool(group["fused"]) != c.fused_adam:
+                    group["fused"] = True if c.fused_adam else None
+                    if c.fused_adam:  # fused kernels keep the step count on the device, as fp32
+                        for p in group["params"]:
+                            st = sched.optimizer.state.get(p, {})
+                            if "step" in st:
+                                st["step"] = st["step"].to(p.device, torch.float32)
+            sched._last_lr = [g["lr"] for g in sched.optimizer.param_groups]

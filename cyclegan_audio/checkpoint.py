@@ -18,11 +18,15 @@ from typing import Any
 import torch
 
 from . import __version__
-from .errors import CheckpointError, SpecError, TrainingError
+from .errors import CheckpointError
 from .networks import NetworkConfig, build_generator
 from .spec import SpectrogramSpec
+from .stored import StoredFormat
 
 CHECKPOINT_FORMAT_VERSION = 1
+CHECKPOINT_FORMAT = StoredFormat(
+    "checkpoint", CHECKPOINT_FORMAT_VERSION, CheckpointError, fix="use the version that wrote it"
+)
 META_KEY = "cyclegan_audio"
 DIRECTIONS = ("AtoB", "BtoA")
 # Reading failed for a reason outside the file (any other OSError means a damaged file:
@@ -64,19 +68,9 @@ def read_meta(
     meta = raw.get(META_KEY) if isinstance(raw, dict) else None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: not a cyclegan-audio checkpoint (no '{META_KEY}' block)")
-    version = meta.get("format_version")
-    if version != CHECKPOINT_FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: checkpoint format version {version!r} cannot be read by cyclegan-audio "
-            f"{__version__} (reads version {CHECKPOINT_FORMAT_VERSION}); use the version that wrote it"
-        )
-    try:
+    with CHECKPOINT_FORMAT.reading(path, meta):  # a network option unknown here: TrainingError
         spec = SpectrogramSpec.from_dict(meta["spec"])
         net = NetworkConfig.from_dict(meta["network"])
-    except (SpecError, TrainingError) as exc:  # TrainingError: a network option unknown here
-        raise CheckpointError(f"{path}: {exc}") from None
-    except (KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path}: checkpoint metadata incomplete ({exc})") from None
     return spec, net, meta
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from . import metrics as M
 from .audio import AUDIO_EXTENSIONS, find_audio_files, load, load_with_rate, save
 from .domain_classifier import train_domain_classifier
 from .errors import CycleGanAudioError
-from .inference import DEFAULT_LOUDNESS, translated_name
+from .inference import DEFAULT_LOUDNESS, LOUDNESS_POLICIES, translated_name
 from .report import describe_checkpoint, format_table, score_table, write_picture, write_report
 from .spec import SpectrogramSpec
 
@@ -32,18 +32,52 @@ BASELINES = ("stylize",)
 
 @dataclass(frozen=True)
 class EvalConfig:
-    test_dir: str
-    train_dir: str
-    out_dir: str
-    ckpt: str | None = None  # translate with this checkpoint…
-    # …or score these already-translated files (neither: references only)
-    translated_dir: str | None = None
-    notes: str | None = None  # meta.json with {"test": {name: [[start_s, end_s, midi, vel], ...]}}
-    direction: str = "AtoB"
-    baseline: str | None = None  # "stylize"
-    seed: int = 0
-    device: str | None = None
-    loudness: str = DEFAULT_LOUDNESS  # translate's output-level policy (with ckpt)
+    """An evaluation; the evaluate command's flags come from these fields (cli/config_args.py)."""
+
+    test_dir: str = field(metadata={"help": "folder with A/ and B/ holding same-named files"})
+    train_dir: str = field(
+        metadata={"help": "folder with A/ and B/ training audio (domain classifier)"}
+    )
+    out_dir: str = field(
+        metadata={
+            "help": "report folder (default: reports/<checkpoint run or folder name>)",
+            "flags": ("--out",),
+        }
+    )
+    ckpt: str | None = field(default=None, metadata={"help": "checkpoint to translate with"})
+    translated_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "folder of already-translated files (same names as the inputs); with "
+            "neither, only the references (and --baseline) are scored",
+            "flags": ("--translated",),
+        },
+    )
+    # meta.json holds {"test": {name: [[start_s, end_s, midi, velocity], ...]}}.
+    notes: str | None = field(
+        default=None,
+        metadata={"help": "meta.json with the test files' true notes (else: the source's pitch)"},
+    )
+    direction: str = field(
+        default="AtoB",
+        metadata={"help": "which way the checkpoint translates", "choices": ("AtoB", "BtoA")},
+    )
+    baseline: str | None = field(
+        default=None,
+        metadata={"help": "also score the training-free style transfer", "choices": BASELINES},
+    )
+    seed: int = field(default=0, metadata={"help": "domain classifier seed"})
+    device: str | None = field(
+        default=None,
+        metadata={"help": "cpu, cuda, … (default: cpu for the model, auto for the baseline)"},
+    )
+    loudness: str = field(
+        default=DEFAULT_LOUDNESS,
+        metadata={
+            "help": "with --ckpt: translate's output level policy",
+            "choices": LOUDNESS_POLICIES,
+        },
+    )
 
     @property
     def domains(self) -> tuple[str, str]:
@@ -128,9 +162,16 @@ def _translate_with_checkpoint(
     for pair in pairs:
         path = media / f"{pair.slug}.model.wav"
         out[pair.name] = translate_file(
-            pair.source, path, g, spec, protect=(pair.source,), progress=True,
-            input_peak_db=t.input_peak_db, loudness=cfg.loudness, level_offset_db=t.level_offset_db,
-        )  # fmt: skip
+            pair.source,
+            path,
+            g,
+            spec,
+            protect=(pair.source,),
+            progress=True,
+            input_peak_db=t.input_peak_db,
+            loudness=cfg.loudness,
+            level_offset_db=t.level_offset_db,
+        )
     return out, spec
 
 
@@ -156,6 +197,11 @@ def _run_baseline(
         )
         out[pair.name] = save(media / f"{pair.slug}.baseline.wav", y, sr)
     return out
+
+
+def _nan_mean(values: list[float]) -> float:
+    """The mean of the values that are not NaN; NaN when none is."""
+    return float(np.nanmean(values)) if any(not math.isnan(v) for v in values) else float("nan")
 
 
 def _clean(value):
@@ -192,8 +238,9 @@ def evaluate(cfg: EvalConfig) -> dict:
             raise CycleGanAudioError(
                 f"{Path(cfg.train_dir) / d}: no training audio for the domain classifier"
             )
-    translated = {p.name: find_translation(cfg.translated_dir, p, cfg.direction) for p in pairs} \
-        if cfg.translated_dir else None  # fmt: skip
+    translated = None
+    if cfg.translated_dir:
+        translated = {p.name: find_translation(cfg.translated_dir, p, cfg.direction) for p in pairs}
 
     clf = train_domain_classifier(train["A"], train["B"], seed=cfg.seed, progress=True)
     model_spec = None
@@ -227,8 +274,10 @@ def evaluate(cfg: EvalConfig) -> dict:
         for s in systems:
             y = signals[s]
             track = M.pitch_track(y, sr, midi_range)
-            pitch = M.pitch_accuracy_vs_notes(track, file_notes) if file_notes \
-                else M.pitch_accuracy_vs_track(track, ref_track)  # fmt: skip
+            if file_notes:
+                pitch = M.pitch_accuracy_vs_notes(track, file_notes)
+            else:
+                pitch = M.pitch_accuracy_vs_track(track, ref_track)
             lsd, lsd_gain_free = M.log_spectral_distances(y, truth, lsd_spec)
             entry["scores"][s] = {
                 "pitch_accuracy": pitch,
@@ -252,12 +301,11 @@ def evaluate(cfg: EvalConfig) -> dict:
             }
         files[pair.name] = entry
 
+    keys = ("pitch_accuracy", "target_share", "lsd_db", "lsd_gain_free_db")
     means = {
-        s: {k: float(np.nanmean([f["scores"][s][k] for f in files.values()]))
-            if any(not math.isnan(f["scores"][s][k]) for f in files.values()) else float("nan")
-            for k in ("pitch_accuracy", "target_share", "lsd_db", "lsd_gain_free_db")}
+        s: {k: _nan_mean([f["scores"][s][k] for f in files.values()]) for k in keys}
         for s in systems
-    }  # fmt: skip
+    }
     results = {
         "config": asdict(cfg),
         "systems": systems,

@@ -192,10 +192,18 @@ def translate_signal(
     y = np.asarray(y, dtype=np.float32)
     gain_in = input_gain(float(np.abs(y).max(initial=0.0)), opts.input_peak_db)
     pieces: list[np.ndarray] = []
+    chunk_s = math.inf if chunk_seconds is None else chunk_seconds
     stats = stream_translate(
-        lambda a, b: y[a:b], y.shape[-1], sr, pieces.append, generator, spec, opts,
-        chunk_seconds=math.inf if chunk_seconds is None else chunk_seconds, gain_in=gain_in,
-    )  # fmt: skip
+        lambda a, b: y[a:b],
+        y.shape[-1],
+        sr,
+        pieces.append,
+        generator,
+        spec,
+        opts,
+        chunk_seconds=chunk_s,
+        gain_in=gain_in,
+    )
     return (np.concatenate(pieces) * output_gain(stats, opts, gain_in)).astype(np.float32)
 
 
@@ -259,9 +267,15 @@ def stream_translate(
             init = torch.angle(x_phase) if opts.phase_init == "source" else opts.phase_init
             length = plan.phase_length(phase_lo, phase_hi)
             z = griffin_lim(
-                mag, spec, n_iter=opts.n_iter, init=init, length=length, seed=opts.seed,
+                mag,
+                spec,
+                n_iter=opts.n_iter,
+                init=init,
+                length=length,
+                seed=opts.seed,
                 frame_offset=phase_lo,
-            ).cpu().numpy()  # fmt: skip
+            )
+            z = z.cpu().numpy()
         z = z[out_lo - phase_lo * hop : out_hi - phase_lo * hop]  # z[0] is at sample phase_lo * hop
         with timing.stage("resample"):
             out = audio.resample(z, spec.sample_rate, sr_in)
@@ -327,19 +341,25 @@ def translate_file(
             )
             gain_in = input_gain(peak, opts.input_peak_db)
         scratch = [Path(tmp) / f"channel{c}.wav" for c in range(n_ch)]
-        bar = tqdm(
-            total=n_ch * n_in / sr_in, unit="s", desc=in_path.name, leave=False,
-            disable=not progress,
-        )  # fmt: skip
+        seconds = n_ch * n_in / sr_in
+        bar = tqdm(total=seconds, unit="s", desc=in_path.name, leave=False, disable=not progress)
         try:
             per_channel = []
             for c in range(n_ch):
                 with audio.AudioWriter(scratch[c], sr_in, subtype="FLOAT") as w:
-                    per_channel.append(stream_translate(
-                        lambda a, b, c=c: read(a, b)[c], n_in, sr_in, w.write, generator, spec,
-                        opts, chunk_seconds=chunk_seconds,
-                        progress=lambda n: bar.update(n / sr_in), gain_in=gain_in,
-                    ))  # fmt: skip
+                    channel_stats = stream_translate(
+                        lambda a, b, c=c: read(a, b)[c],
+                        n_in,
+                        sr_in,
+                        w.write,
+                        generator,
+                        spec,
+                        opts,
+                        chunk_seconds=chunk_seconds,
+                        progress=lambda n: bar.update(n / sr_in),
+                        gain_in=gain_in,
+                    )
+                    per_channel.append(channel_stats)
         finally:
             bar.close()
         stats = _combine_channels(per_channel)

@@ -17,10 +17,14 @@ from typing import Any
 
 from . import __version__
 from .atomic import atomic_path
-from .errors import ManifestError, SpecError
+from .errors import ManifestError
 from .spec import SpectrogramSpec
+from .stored import StoredFormat
 
 MANIFEST_FORMAT_VERSION = 1
+MANIFEST_FORMAT = StoredFormat(
+    "manifest", MANIFEST_FORMAT_VERSION, ManifestError, fix="re-run prepare into a new folder"
+)
 MANIFEST_NAME = "manifest.json"
 DOMAINS = ("A", "B")
 SPLITS = ("train", "val")
@@ -103,19 +107,9 @@ class Manifest:
             raise ManifestError(f"{path}: manifest is not readable JSON ({exc})") from None
         if not isinstance(data, dict):
             raise ManifestError(f"{path}: manifest is not a JSON object")
-        version = data.get("format_version")
-        if version != MANIFEST_FORMAT_VERSION:
-            raise ManifestError(
-                f"{path}: manifest format version {version!r} is not supported by this "
-                f"cyclegan-audio (reads version {MANIFEST_FORMAT_VERSION}); re-run prepare into a new folder"
-            )
-        try:
+        with MANIFEST_FORMAT.reading(path, data):
             spec = SpectrogramSpec.from_dict(data["spec"])
             tiles = [TileRecord(**t) for t in data.get("tiles", [])]
-        except SpecError as exc:
-            raise ManifestError(f"{path}: {exc}") from None
-        except (KeyError, TypeError) as exc:
-            raise ManifestError(f"{path}: manifest is incomplete ({exc})") from None
         return cls(
             spec=spec,
             root=path.parent,

@@ -21,6 +21,8 @@ PITCH_SAMPLE_RATE = 11025
 PITCH_FRAME_LENGTH = 1024
 PITCH_HOP_LENGTH = 256  # ~23 ms
 PITCH_RESOLUTION = 0.2  # semitones per pyin pitch bin
+# pyin's frame grid, which its frame times must share (librosa's names).
+PITCH_GRID = {"sr": PITCH_SAMPLE_RATE, "hop_length": PITCH_HOP_LENGTH}
 DEFAULT_MIDI_RANGE = (36.0, 96.0)  # C2..C7 when no notes are given
 
 
@@ -123,12 +125,11 @@ def pitch_track(
         y,
         fmin=fmin,
         fmax=fmax,
-        sr=PITCH_SAMPLE_RATE,
         frame_length=PITCH_FRAME_LENGTH,
-        hop_length=PITCH_HOP_LENGTH,
         resolution=PITCH_RESOLUTION,
+        **PITCH_GRID,
     )
-    times_s = librosa.times_like(f0_hz, sr=PITCH_SAMPLE_RATE, hop_length=PITCH_HOP_LENGTH)
+    times_s = librosa.times_like(f0_hz, **PITCH_GRID)
     with np.errstate(invalid="ignore", divide="ignore"):
         midi = np.where(
             np.isfinite(f0_hz) & (f0_hz > 0), 69.0 + 12.0 * np.log2(f0_hz / 440.0), np.nan

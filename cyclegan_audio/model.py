@@ -12,7 +12,7 @@ translates with them and translate loads them from the checkpoint.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytorch_lightning as pl
@@ -34,22 +34,43 @@ NEVER = 2**62  # "no non-finite loss" in the cross-rank MIN of first bad steps (
 class TrainConfig:
     """Optimisation hyper-parameters; defaults are the reference CycleGAN's."""
 
-    gan_mode: str = "lsgan"
-    lambda_cycle: float = 10.0
-    lambda_identity: float = 0.5  # identity loss weight = lambda_identity * lambda_cycle
-    pool_size: int = 50
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    n_epochs: int = 100  # epochs at the initial lr
-    n_epochs_decay: int = 100  # epochs of linear decay to 0 after that
-    fused_adam: bool = False
-    compile: bool = False  # torch.compile the four networks (in place: state_dict keys unchanged)
-    seed: int = 0
-    # EMA of the generator weights (ema.py), validated and translated; 0 = off (raw weights).
+    # The train command's flags come from these fields (cli/config_args.py).
+    gan_mode: str = field(
+        default="lsgan",
+        metadata={
+            "help": "adversarial loss: least squares or cross-entropy",
+            "choices": ("lsgan", "vanilla"),
+        },
+    )
+    lambda_cycle: float = field(default=10.0, metadata={"help": "cycle-consistency weight"})
+    lambda_identity: float = field(
+        default=0.5, metadata={"help": "identity weight as a fraction of --lambda-cycle"}
+    )
+    pool_size: int = field(
+        default=50, metadata={"help": "past fakes the discriminators also see; 0 = off"}
+    )
+    lr: float = field(default=2e-4, metadata={"help": "Adam learning rate, all networks"})
+    beta1: float = field(default=0.5, metadata={"help": "Adam beta1"})
+    beta2: float = field(default=0.999, metadata={"help": "Adam beta2"})
+    n_epochs: int = field(default=100, metadata={"help": "epochs at the initial lr"})
+    n_epochs_decay: int = field(default=100, metadata={"help": "epochs of linear lr decay to 0"})
+    fused_adam: bool = field(
+        default=False,
+        metadata={"help": "fused Adam kernels (train's default: on with GPUs)", "negatable": True},
+    )
+    compile: bool = field(
+        default=False,
+        metadata={"help": "torch.compile the four networks (in place: state_dict keys unchanged)"},
+    )
+    seed: int = field(default=0, metadata={"help": "seed of weights, data order and image pools"})
     # Off by default: at the CPU benchmark's budget it was not better on every development set
     # (docs/quality.md); longer runs may differ.
-    ema_decay: float = 0.0
+    ema_decay: float = field(
+        default=0.0,
+        metadata={
+            "help": "EMA of the generator weights (ema.py), validated and translated; 0 = off"
+        },
+    )
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ema_decay < 1.0:

@@ -14,6 +14,7 @@ from torch import nn
 
 from .errors import TrainingError
 
+DISCRIMINATORS = ("patch", "patch+freq")
 GENERATORS = ("resnet", "212d")
 
 
@@ -21,26 +22,52 @@ GENERATORS = ("resnet", "212d")
 class NetworkConfig:
     """Sizes of the four networks (g_ab, g_ba share the generator sizes; d_a, d_b the discriminator's)."""
 
-    in_channels: int = 1
-    ngf: int = 64
-    ndf: int = 64
-    n_blocks: int = 9
-    n_downsampling: int = 2
-    n_layers_d: int = 3
-    # "transpose" as the reference; "resize" (nearest-neighbour upsample + conv) avoids checkerboard tones.
-    upsample: str = "transpose"
-    init_gain: float = 0.02
+    # The train command's flags come from these fields (cli/config_args.py).
+    in_channels: int = field(default=1, metadata={"help": "channels of a tile", "flags": ()})
+    ngf: int = field(default=64, metadata={"help": "generator width (first layer)"})
+    ndf: int = field(default=64, metadata={"help": "discriminator width (first layer)"})
+    n_blocks: int = field(default=9, metadata={"help": "residual blocks in each generator"})
+    n_downsampling: int = field(
+        default=2, metadata={"help": "stride-2 convolutions in each generator", "flags": ()}
+    )
+    n_layers_d: int = field(default=3, metadata={"help": "strided layers per discriminator"})
+    upsample: str = field(
+        default="transpose",
+        metadata={
+            "help": "generator upsampling: transposed conv (the reference), or resize then conv "
+            "(nearest-neighbour; avoids checkerboard tones)",
+            "choices": ("transpose", "resize"),
+        },
+    )
+    init_gain: float = field(
+        default=0.02, metadata={"help": "std of the initial conv weights", "flags": ()}
+    )
     # Audio-aware options, off by default (the reference networks): at the benchmark's budget
     # they lowered LSD on every instrument set but did not win every measure on every set
-    # (docs/quality.md). A channel holding each row's frequency position (-1 lowest bin .. 1
-    # highest) is added to the input of every network, so a convolution knows where it is;
-    freq_position: bool = False
-    # residual block i dilates its first convolution by 2**(i % dilation_cycle) (0: none), so
-    # the generator sees longer time (and frequency) context at the same cost;
-    dilation_cycle: int = 0
-    # discriminators: "patch" (70x70 PatchGAN), or "patch+freq": beside it one that treats the
-    # whole frequency axis as channels and judges time windows at two scales.
-    discriminator: str = "patch"
+    # (docs/quality.md).
+    freq_position: bool = field(
+        default=False,
+        metadata={
+            "help": "give every network a channel holding each row's frequency position "
+            "(-1 lowest bin .. 1 highest), so a convolution knows where it is",
+            "negatable": True,
+        },
+    )
+    dilation_cycle: int = field(
+        default=0,
+        metadata={
+            "help": "residual block i dilates its first convolution by 2 to the power (i mod N): "
+            "longer time and frequency context at the same cost; 0 = no dilation"
+        },
+    )
+    discriminator: str = field(
+        default="patch",
+        metadata={
+            "help": "patch: 70x70 PatchGAN; patch+freq: plus whole-spectrum judges (the frequency "
+            "axis as channels) of time windows at two scales",
+            "choices": DISCRIMINATORS,
+        },
+    )
     generator: str = field(
         default="resnet",
         metadata={
@@ -223,9 +250,6 @@ class MultiDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         half = nn.functional.avg_pool2d(x, (1, 2))
         return [self.patch(x), self.freq(x), self.freq_half(half)]
-
-
-DISCRIMINATORS = ("patch", "patch+freq")
 
 
 def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:

@@ -25,11 +25,13 @@ from pytorch_lightning.utilities import rank_zero_only
 from . import errors
 from .atomic import atomic_path
 from .callbacks import (
+    LOGGERS,
     WANDB_KEY,
     AtomicCheckpointIO,
     EveryEpochCheckpoint,
     LossProgressBar,
     QuietLightning,
+    ResumedHyperparameters,
     RunCheckpoint,
     StopAtGeneratorSteps,
     WandbMonitor,
@@ -48,35 +50,88 @@ MONITOR = "val/score"
 
 @dataclass(frozen=True)
 class RunConfig:
-    data: Path = Path("data/prepared")
+    """A training run; the train command's flags come from these fields (cli/config_args.py)."""
+
+    data: Path = field(
+        default=Path("data/prepared"), metadata={"help": "prepared folder (manifest.json)"}
+    )
     net: NetworkConfig = field(default_factory=NetworkConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    gpus: int = 0  # 0 = CPU
-    num_nodes: int = 1
-    cpu_processes: int = 1  # > 1: CPU DDP (gloo, spawned), mainly for tests
-    max_epochs: int | None = None  # None: n_epochs + n_epochs_decay
-    max_steps: int = -1  # generator steps (= batches); -1: no limit
-    batch_size: int = 1
-    precision: str | None = None  # None: bf16-mixed on GPU, 32-true on CPU
-    num_workers: int | None = None
-    n_val_tiles: int = 32  # per domain; spread over the val recordings (data.spread)
-    val_every: int = 1
-    keep_epochs: bool = False  # also keep epoch-NNN.ckpt for every epoch
-    resume: Path | None = None
-    run_name: str | None = None  # None: a timestamp; on resume, the resumed run's folder name
-    # None: "checkpoints"; on resume, the folder holding the resumed run's folder.
-    checkpoint_dir: Path | None = None
-    logger: str = "wandb"
-    log_dir: Path = Path("logs")
-    log_every: int = 20
-    log_media_every: int = 5
-    progress_bar: bool = True
-    # Steps between host reads of GPU values (progress-bar refresh, the NaN check); each read
-    # stalls the host until the GPU catches up. None: 1 on CPU (free there), log_every on GPU.
-    sync_every: int | None = None
+    gpus: int = field(default=0, metadata={"help": "GPUs per node; 0 = CPU; > 1 = DDP"})
+    num_nodes: int = field(default=1, metadata={"help": "machines, each with --gpus GPUs"})
+    # > 1: spawned processes, mainly for tests.
+    cpu_processes: int = field(
+        default=1, metadata={"help": "CPU DDP processes (gloo) when --gpus 0"}
+    )
+    max_epochs: int | None = field(
+        default=None,
+        metadata={"help": "stop after this many epochs (default: --n-epochs + --n-epochs-decay)"},
+    )
+    max_steps: int = field(
+        default=-1, metadata={"help": "generator steps (batches); -1 = no limit"}
+    )
+    batch_size: int = field(default=1, metadata={"help": "tile pairs per step"})
+    precision: str | None = field(
+        default=None,
+        metadata={
+            "help": "Lightning precision, e.g. 32-true, bf16-mixed (default: bf16-mixed on GPU, "
+            "32-true on CPU)"
+        },
+    )
+    num_workers: int | None = field(
+        default=None, metadata={"help": "data loader workers (default: cores-1, max 8)"}
+    )
+    # Spread over the val recordings (data.spread).
+    n_val_tiles: int = field(
+        default=32,
+        metadata={"help": "validation tiles per domain that score each epoch", "at_least": 2},
+    )
+    val_every: int = field(default=1, metadata={"help": "epochs between validation scores"})
+    keep_epochs: bool = field(
+        default=False,
+        metadata={
+            "help": "also keep a checkpoint of every epoch (epoch-NNN.ckpt) to evaluate or listen to"
+        },
+    )
+    resume: Path | None = field(
+        default=None,
+        metadata={"help": "a checkpoint (last.ckpt) to continue from, in its own folder"},
+    )
+    run_name: str | None = field(
+        default=None,
+        metadata={"help": "run folder name (default: a timestamp; on resume, the resumed run's)"},
+    )
+    checkpoint_dir: Path | None = field(
+        default=None,
+        metadata={
+            "help": "folder of run folders (default: checkpoints; on resume, the resumed run's)"
+        },
+    )
+    logger: str = field(
+        default="wandb",
+        metadata={
+            "help": "where losses and scores go; W&B runs offline without credentials",
+            "choices": LOGGERS,
+        },
+    )
+    log_dir: Path = field(default=Path("logs"), metadata={"help": "the logger's local files"})
+    log_every: int = field(default=20, metadata={"help": "batches between loss logs"})
+    log_media_every: int = field(
+        default=5, metadata={"help": "epochs between W&B spectrograms/audio; 0 = never"}
+    )
+    progress_bar: bool = field(default=True, metadata={"help": "hide the progress bar"})
+    # Each host read of a GPU value stalls the host until the GPU catches up.
+    sync_every: int | None = field(
+        default=None,
+        metadata={
+            "help": "batches between host reads of GPU values (progress bar, NaN check); "
+            "default: 1 on CPU, --log-every on GPU",
+            "at_least": 1,
+        },
+    )
     # Fields the caller set explicitly ("train.lr", "net.ngf", "run_name", ...): on resume these,
     # and only these, override the checkpoint. None: those that differ from the defaults.
-    given: frozenset[str] | None = None
+    given: frozenset[str] | None = field(default=None, metadata={"flags": ()})
 
 
 @dataclass
@@ -212,29 +267,6 @@ def user_error_of_spawned(exc: Exception) -> CycleGanAudioError | None:
     return None
 
 
-class ResumedHyperparameters(pl.Callback):
-    """Lightning restores each optimiser's lr and betas and each scheduler's base lr from the
-    checkpoint; this sets the run's (possibly changed) TrainConfig ones instead, at the point the
-    lr schedule has reached, and fused Adam as the run asks."""
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        c: TrainConfig = pl_module.cfg
-        for config in trainer.lr_scheduler_configs:
-            sched = config.scheduler
-            sched.base_lrs = [c.lr for _ in sched.base_lrs]
-            for group, rule in zip(sched.optimizer.param_groups, sched.lr_lambdas):
-                group.update(initial_lr=c.lr, lr=c.lr * rule(sched.last_epoch))
-                group["betas"] = (c.beta1, c.beta2)
-                if "fused" in group and bool(group["fused"]) != c.fused_adam:
-                    group["fused"] = True if c.fused_adam else None
-                    if c.fused_adam:  # fused kernels keep the step count on the device, as fp32
-                        for p in group["params"]:
-                            st = sched.optimizer.state.get(p, {})
-                            if "step" in st:
-                                st["step"] = st["step"].to(p.device, torch.float32)
-            sched._last_lr = [g["lr"] for g in sched.optimizer.param_groups]
-
-
 def _trainer_devices(cfg: RunConfig) -> dict:
     if cfg.gpus > 0:
         n_visible = torch.cuda.device_count()
@@ -277,10 +309,10 @@ def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) 
     run_dir, run_name = run_folder(cfg)
     # The same folder is the same run (same W&B run); another folder is a branch of it.
     same_run = resuming and run_dir.resolve() == Path(cfg.resume).resolve().parent
+    peak_db = dm.manifest.settings.get("peak_db")
     model = CycleGan(
-        dm.spec, net, train, input_peak_db=dm.manifest.settings.get("peak_db"),
-        domain_lufs=domain_lufs(dm.manifest),
-    )  # fmt: skip
+        dm.spec, net, train, input_peak_db=peak_db, domain_lufs=domain_lufs(dm.manifest)
+    )
 
     best = RunCheckpoint(
         dirpath=run_dir,

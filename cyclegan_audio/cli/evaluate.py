@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..evaluation import BASELINES, EvalConfig, evaluate, summary
-from ..inference import DEFAULT_LOUDNESS, LOUDNESS_POLICIES
+from ..evaluation import EvalConfig, evaluate, summary
 from . import user_errors
+from .config_args import HelpFormatter, add_fields, from_args
+
+SOURCES = ("ckpt", "translated_dir")  # one or neither
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,40 +17,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cyclegan-audio evaluate",
         description="Translate a paired test set (or take translated files) and score pitch accuracy, "
         "target-style share and log-spectral distance against identity and ground truth.",
+        formatter_class=HelpFormatter,
     )
-    p.add_argument(
-        "--test-dir", required=True, help="folder with A/ and B/ holding same-named files"
-    )
-    p.add_argument(
-        "--train-dir",
-        required=True,
-        help="folder with A/ and B/ training audio (domain classifier)",
-    )
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--ckpt", help="checkpoint to translate with")
-    src.add_argument(
-        "--translated",
-        help="folder of already-translated files (same names as the inputs); "
-        "with neither, only the references (and --baseline) are scored",
-    )
-    p.add_argument(
-        "--notes", help="meta.json with the test files' true notes (else: the source's pitch)"
-    )
-    p.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB")
-    p.add_argument(
-        "--baseline", choices=BASELINES, help="also score the training-free style transfer"
-    )
-    p.add_argument("--out", help="report folder (default: reports/<checkpoint run or folder name>)")
-    p.add_argument("--seed", type=int, default=0, help="domain classifier seed")
-    p.add_argument(
-        "--loudness",
-        choices=LOUDNESS_POLICIES,
-        default=DEFAULT_LOUDNESS,
-        help="with --ckpt: translate's output level policy (default: %(default)s)",
-    )
-    p.add_argument(
-        "--device", help="cpu, cuda, … (default: cpu for the model, auto for the baseline)"
-    )
+    add_fields(p, EvalConfig, ["test_dir", "train_dir"])
+    add_fields(p.add_mutually_exclusive_group(), EvalConfig, SOURCES)
+    skip = ("test_dir", "train_dir", *SOURCES)
+    add_fields(p, EvalConfig, skip=skip, defaults={"out_dir": None})  # None: `_default_out`
     return p
 
 
@@ -56,19 +30,15 @@ def _default_out(args) -> str:
     if args.ckpt:
         ckpt = Path(args.ckpt)
         return str(Path("reports") / (ckpt.parent.name or ckpt.stem))
-    if args.translated:
-        return str(Path("reports") / (Path(args.translated).resolve().name or "translated"))
+    if args.translated_dir:
+        return str(Path("reports") / (Path(args.translated_dir).resolve().name or "translated"))
     return str(Path("reports") / "references")
 
 
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    cfg = EvalConfig(
-        test_dir=args.test_dir, train_dir=args.train_dir, out_dir=args.out or _default_out(args),
-        ckpt=args.ckpt, translated_dir=args.translated, notes=args.notes, direction=args.direction,
-        baseline=args.baseline, seed=args.seed, device=args.device, loudness=args.loudness,
-    )  # fmt: skip
+    cfg = from_args(EvalConfig, args, out_dir=args.out_dir or _default_out(args))
     results = evaluate(cfg)
     print(summary(results))
     print(

@@ -30,10 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error(
             "need --n-train >= 1, --n-test >= 1, --seconds >= 2, --sample-rate >= 8000"
         )
-    make_demo_dataset(
-        args.out, seed=args.seed, n_train=args.n_train, n_test=args.n_test,
-        seconds=args.seconds, sample_rate=args.sample_rate, progress=True,
-    )  # fmt: skip
+    make_demo_dataset(**vars(args), progress=True)  # every flag is a parameter of the same name
     print(
         f"demo data: {args.out} ({args.n_train} train files per domain, {args.n_test} test pairs)"
     )

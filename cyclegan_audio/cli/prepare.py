@@ -91,17 +91,14 @@ def main(argv: list[str] | None = None) -> int:
             if name not in written:
                 setattr(args, name, value)
     spec = dataclasses.replace(SpectrogramSpec(), **{n: getattr(args, n) for n in SPEC_FLAGS})
+    same_name = ("out", "workers", "seed", "val_fraction", "silence_db")  # prepare's parameters
     summary = prepare(
         args.domain_a,
         args.domain_b,
-        out=args.out,
         spec=spec,
-        workers=args.workers,
-        seed=args.seed,
-        val_fraction=args.val_fraction,
-        silence_db=args.silence_db,
         peak_db=None if args.keep_level else args.peak_db,
         progress=not args.quiet,
+        **{n: getattr(args, n) for n in same_name},
     )
     print("\n".join(summary.lines()))
     if summary.empty_domains:

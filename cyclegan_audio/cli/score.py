@@ -76,16 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     table = sys.stderr if a.pick else sys.stdout
     head = ["epoch", "step", "wts", "score", *PARTS, "recorded"]
     widths = [5, 7, 4, 7, *[9] * len(PARTS), 8]
-    print(
-        f"{'checkpoint':40s} " + " ".join(f"{h:>{w}s}" for h, w in zip(head, widths))
-        + f"   (n = {a.n_val_tiles} per domain, {a.tiles}; lower is better)",
-        file=table,
-    )  # fmt: skip
+    columns = " ".join(f"{h:>{w}s}" for h, w in zip(head, widths))
+    note = f"(n = {a.n_val_tiles} per domain, {a.tiles}; lower is better)"
+    print(f"{'checkpoint':40s} {columns}   {note}", file=table)
     scores = []
-    for s in score_checkpoints(
-        a.checkpoints, a.data, n_val_tiles=a.n_val_tiles, tiles=a.tiles, subsets=a.subsets,
-        seed=a.seed, device=a.device, use_ema=a.weights == "ema",
-    ):  # fmt: skip
+    same_name = {k: getattr(a, k) for k in ("n_val_tiles", "tiles", "subsets", "seed", "device")}
+    scored = score_checkpoints(a.checkpoints, a.data, use_ema=a.weights == "ema", **same_name)
+    for s in scored:
         scores.append(s)
         print(_row(s), file=table, flush=True)
     top = best(scores)

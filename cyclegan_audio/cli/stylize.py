@@ -16,6 +16,17 @@ from ..style_transfer import StyleTransferConfig, require_audible, run_style_tra
 from . import user_errors
 
 _DEFAULTS = StyleTransferConfig()
+# Flags named as the StyleTransferConfig fields they set.
+SAME_NAME = (
+    "content_weight",
+    "n_filters",
+    "kernel_width",
+    "conv",
+    "optimizer",
+    "phase_iters",
+    "seed",
+    "constraints",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p  # fmt: skip
+    return p
 
 
 def default_output(args: argparse.Namespace) -> Path:
@@ -87,11 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.texture == (args.content is not None):
         raise CycleGanAudioError("give either --content c.wav or --texture (not both, not neither)")
     config = StyleTransferConfig(
-        content_weight=args.content_weight, init="noise" if args.texture else args.init,
-        n_filters=args.n_filters, kernel_width=args.kernel_width, conv=args.conv,
-        optimizer=args.optimizer, n_iter=args.iters, phase_iters=args.phase_iters,
-        seed=args.seed, constraints=args.constraints,
-    )  # fmt: skip
+        init="noise" if args.texture else args.init,
+        n_iter=args.iters,
+        **{name: getattr(args, name) for name in SAME_NAME},
+    )
     spec = SpectrogramSpec()
     sr = spec.sample_rate
     style = audio.load(args.style, sr)
@@ -103,11 +113,19 @@ def main(argv: list[str] | None = None) -> int:
     inputs = tuple(p for p in (args.content, args.style) if p is not None)
     audio.refuse_to_overwrite(output, inputs)  # before minutes of work, not after
     result = run_style_transfer(
-        content, style, sr, spec=spec, config=config, device=args.device,
-        texture_seconds=args.seconds if args.texture else None, progress=not args.quiet,
-    )  # fmt: skip
+        content,
+        style,
+        sr,
+        spec=spec,
+        config=config,
+        device=args.device,
+        texture_seconds=args.seconds if args.texture else None,
+        progress=not args.quiet,
+    )
     audio.save(output, result.y, sr, protect=inputs)
     reduction = result.style_loss_reduction
-    print(f"wrote {output} ({len(result.y) / sr:.1f} s, style loss /{reduction:.3g}, "
-          f"{result.seconds:.1f} s)")  # fmt: skip
+    print(
+        f"wrote {output} ({len(result.y) / sr:.1f} s, style loss /{reduction:.3g}, "
+        f"{result.seconds:.1f} s)"
+    )
     return 0

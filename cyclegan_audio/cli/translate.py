@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..audio import refuse_to_overwrite
@@ -37,83 +37,106 @@ from ..inference import (
 )
 from ..phase import DEFAULT_N_ITER
 from . import describe_os_error, user_errors
+from .config_args import HelpFormatter, add_fields, from_args
 
 
 @dataclass(frozen=True)
 class TranslateArgs:
-    ckpt: Path
-    inputs: list[Path]
-    direction: str = "AtoB"
-    output: str | None = None  # a str: a trailing "/" says "folder"
-    phase: str = "source"
-    n_iter: int = DEFAULT_N_ITER
-    device: str = "auto"
-    chunk_seconds: float = DEFAULT_CHUNK_SECONDS
-    batch_size: int | None = None
-    tile_overlap: float = DEFAULT_TILE_OVERLAP
-    compile: bool = False
-    scratch_dir: Path | None = None
-    loudness: str = DEFAULT_LOUDNESS
+    """The translate command's options: its flags come from these fields (config_args.py)."""
+
+    ckpt: Path = field(metadata={"help": "checkpoint from train.py (best.ckpt)"})
+    inputs: list[Path] = field(metadata={"help": "audio files to translate", "flags": ("inputs",)})
+    direction: str = field(
+        default="AtoB",
+        metadata={"help": "which generator: A to B or B to A", "choices": DIRECTIONS},
+    )
+    output: str | None = field(  # a str: a trailing "/" says "folder"
+        default=None,
+        metadata={
+            "help": 'output file (one input) or folder (a trailing "/" means a folder)',
+            "flags": ("-o", "--output"),
+        },
+    )
+    phase: str = field(
+        default="source",
+        metadata={
+            "help": "Griffin-Lim's initial phase: the input's own (default), random, or pghi "
+            "(pghi is done in one piece, so memory is not bounded for long files)",
+            "choices": PHASE_INITS,
+        },
+    )
+    n_iter: int = field(default=DEFAULT_N_ITER, metadata={"help": "Griffin-Lim iterations"})
+    device: str = field(
+        default="auto",
+        metadata={
+            "help": "where the generator runs (auto: CUDA if there is one)",
+            "choices": ("auto", "cpu", "cuda"),
+        },
+    )
+    chunk_seconds: float = field(
+        default=DEFAULT_CHUNK_SECONDS,
+        metadata={
+            "help": "audio per streamed chunk (memory bound; the result does not depend on it)"
+        },
+    )
+    batch_size: int | None = field(
+        default=None,
+        metadata={"help": "tiles per generator call (default 1 on CPU, 8 on CUDA)"},
+    )
+    tile_overlap: float = field(
+        default=DEFAULT_TILE_OVERLAP,
+        metadata={
+            "help": "share of a tile its neighbour overlaps (0.5 = half-tile hop, as designed; "
+            "0.25 or 0 run the generator 1.5x or 2x less, see README Performance)"
+        },
+    )
+    compile: bool = field(
+        default=False,
+        metadata={
+            "help": "torch.compile the generator: 15-35 s once, then 1.1-1.3x faster tiles on "
+            "CPU (worth it from about a minute of audio)"
+        },
+    )
+    loudness: str = field(
+        default=DEFAULT_LOUDNESS,
+        metadata={
+            "help": "output level: as loud as the input; the input's loudness plus the level the "
+            "target domain had relative to the source in training (falls back to input for "
+            "checkpoints without it); or the generator's own level",
+            "choices": LOUDNESS_POLICIES,
+        },
+    )
+    scratch_dir: Path | None = field(
+        default=None,
+        metadata={
+            "help": "where unscaled intermediate audio goes (default: the system's temporary "
+            "folder, $TMPDIR); never the output folder"
+        },
+    )
 
 
-def parse_args(argv: list[str] | None) -> TranslateArgs:
+# TranslateArgs fields that translate_file takes under the same name.
+SAME_NAME = ("chunk_seconds", "n_iter", "batch_size", "loudness", "scratch_dir")
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cyclegan-audio translate",
         description="Translate audio files with a trained checkpoint; the spec comes from it.",
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", type=Path, help="audio files to translate")
-    p.add_argument("--ckpt", required=True, type=Path, help="checkpoint from train.py (best.ckpt)")
-    p.add_argument("--direction", choices=DIRECTIONS, default="AtoB")
-    p.add_argument(
-        "-o", "--output", help='output file (one input) or folder (a trailing "/" means a folder)'
-    )
-    p.add_argument("--phase", choices=PHASE_INITS, default="source",
-                   help="Griffin-Lim's initial phase: the input's own (default), random, or pghi "
-                   "(pghi is done in one piece, so memory is not bounded for long files)")  # fmt: skip
-    p.add_argument("--n-iter", type=int, default=DEFAULT_N_ITER, help="Griffin-Lim iterations")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--chunk-seconds", type=float, default=DEFAULT_CHUNK_SECONDS,
-                   help="audio per streamed chunk (memory bound; the result does not depend on it)")  # fmt: skip
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help="tiles per generator call (default 1 on CPU, 8 on CUDA)",
-    )
-    p.add_argument(
-        "--tile-overlap",
-        type=float,
-        default=DEFAULT_TILE_OVERLAP,
-        help="share of a tile its neighbour overlaps (0.5 = half-tile hop, as designed; "
-        "0.25 or 0 run the generator 1.5x or 2x less, see README Performance)",
-    )
-    p.add_argument(
-        "--compile",
-        action="store_true",
-        help="torch.compile the generator: 15-35 s once, then 1.1-1.3x faster tiles on CPU "
-        "(worth it from about a minute of audio)",
-    )
-    p.add_argument(
-        "--loudness",
-        choices=LOUDNESS_POLICIES,
-        default=DEFAULT_LOUDNESS,
-        help="output level: as loud as the input; the input's loudness plus the level the target "
-        "domain had relative to the source in training (falls back to input for checkpoints "
-        "without it); or the generator's own level (default: %(default)s)",
-    )
-    p.add_argument(
-        "--scratch-dir",
-        type=Path,
-        default=None,
-        help="where unscaled intermediate audio goes (default: the system's temporary folder, "
-        "$TMPDIR); never the output folder",
-    )
+    add_fields(p, TranslateArgs)
+    return p
+
+
+def parse_args(argv: list[str] | None) -> TranslateArgs:
+    p = build_parser()
     a = p.parse_args(argv)
     if not 0 <= a.tile_overlap < 1:
         p.error("--tile-overlap must be in [0, 1)")
     if a.n_iter < 0 or a.chunk_seconds <= 0 or (a.batch_size is not None and a.batch_size < 1):
         p.error("--n-iter must be >= 0, --chunk-seconds > 0 and --batch-size >= 1")
-    return TranslateArgs(**{k: v for k, v in vars(a).items()})
+    return from_args(TranslateArgs, a)
 
 
 def output_paths(inputs: list[Path], output: str | Path | None, direction: str) -> list[Path]:
@@ -197,19 +220,24 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.compile:
         generator = CompiledGenerator(generator)
+    # translate_file's options, the same for every input: the flags it takes under their own
+    # names, then those it names otherwise and what the checkpoint holds.
+    options = {k: getattr(args, k) for k in SAME_NAME}
+    options.update(
+        phase_init=args.phase,
+        hop_frames=overlap_hop(spec, args.tile_overlap),
+        device=device,
+        input_peak_db=t.input_peak_db,
+        level_offset_db=t.level_offset_db,
+    )
     with _terminate_unwinds():
         for inp, out in zip(args.inputs, outs):
             if _input_problem(inp) is not None:
                 continue  # named above
             try:
                 translate_file(
-                    inp, out, generator, spec,
-                    chunk_seconds=args.chunk_seconds, protect=tuple(args.inputs), progress=True,
-                    phase_init=args.phase, n_iter=args.n_iter, device=device,
-                    batch_size=args.batch_size, input_peak_db=t.input_peak_db,
-                    loudness=args.loudness, level_offset_db=t.level_offset_db,
-                    hop_frames=overlap_hop(spec, args.tile_overlap), scratch_dir=args.scratch_dir,
-                )  # fmt: skip
+                    inp, out, generator, spec, protect=tuple(args.inputs), progress=True, **options
+                )
             except (CycleGanAudioError, OSError) as exc:  # one bad file never stops the others
                 print(f"skip {inp}: {_reason(exc, inp)}", file=sys.stderr)
                 n_failed += 1
