@@ -1,7 +1,8 @@
 """The one home of every spectrogram and tile parameter.
 
-Only `prepare` accepts these as flags. The spec travels in ``manifest.json``
-and in every checkpoint; everything downstream reads it from there.
+Only `prepare` accepts these as flags (and `stylize`, which trains nothing; it can take
+a model's spec with ``--like``). The spec travels in ``manifest.json`` and in every
+checkpoint; everything downstream reads it from there.
 """
 
 from __future__ import annotations

@@ -7,8 +7,11 @@ import pytest
 import soundfile as sf
 import torch
 
+from cyclegan_audio.checkpoint import META_KEY, make_meta
 from cyclegan_audio.cli.stylize import main
 from cyclegan_audio.errors import AudioError, CycleGanAudioError
+from cyclegan_audio.manifest import Manifest
+from cyclegan_audio.networks import NetworkConfig
 from cyclegan_audio.style_transfer import (
     StyleTransferConfig,
     constraint_loss,
@@ -185,3 +188,40 @@ def test_cli_needs_content_or_texture(tmp_path, capsys):
     style = _write(tmp_path / "s.wav", sine(800.0, 0.3, 22050))
     assert main(["--style", str(style), *CLI_TINY]) == 2
     assert "--texture" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- CLI spec: --like and flags
+
+
+def _content_and_style(tmp_path):
+    content = _write(tmp_path / "c.wav", harmonic_tone(330.0, 0.4, 16000), 16000)
+    style = _write(tmp_path / "s.wav", sine(700.0, 0.3, 22050))
+    return ["--content", str(content), "--style", str(style)]
+
+
+def test_cli_like_a_prepared_folder_works_at_its_rate(tmp_path, spec):
+    Manifest(spec=spec, root=tmp_path / "prepared").save()  # all --like reads: the spec
+    out = tmp_path / "out.wav"
+    args = [*_content_and_style(tmp_path), "--like", str(tmp_path / "prepared"), "-o", str(out)]
+    assert main([*args, *CLI_TINY]) == 0
+    y, sr = sf.read(str(out))
+    assert sr == spec.sample_rate == 8000 and len(y) == round(0.4 * 8000)
+
+
+def test_cli_written_flag_overrides_a_checkpoints_spec(tmp_path, spec):
+    ckpt = tmp_path / "best.ckpt"
+    torch.save({META_KEY: make_meta(spec, NetworkConfig())}, str(ckpt))
+    out = tmp_path / "out.wav"
+    args = [*_content_and_style(tmp_path), "--like", str(ckpt), "-o", str(out)]
+    assert main([*args, "--sample-rate", "11025", *CLI_TINY]) == 0
+    assert sf.info(str(out)).samplerate == 11025  # the flag; n_fft etc. from the checkpoint
+
+
+@pytest.mark.parametrize("bad", ["missing", "empty_dir", "s.wav"])
+def test_cli_bad_like_is_one_line_naming_it(tmp_path, capsys, bad):
+    (tmp_path / "empty_dir").mkdir()
+    args = _content_and_style(tmp_path)
+    assert main([*args, "--like", str(tmp_path / bad), *CLI_TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"--like {tmp_path / bad}:" in err
+    assert not (tmp_path / "c.stylized.wav").exists()

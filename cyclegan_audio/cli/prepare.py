@@ -1,7 +1,7 @@
 """``cyclegan-audio prepare domainA/ domainB/``: audio folders -> 16-bit PNG tiles + manifest.json.
 
-The only command that accepts spectrogram flags; they are written into the
-manifest and everything downstream reads them from there.
+Spectrogram flags are written into the manifest and everything downstream reads them
+from there (`stylize`, which has neither manifest nor checkpoint, takes them too).
 """
 
 from __future__ import annotations
@@ -19,17 +19,8 @@ from ..preparation import (
 )
 from ..presets import PRESETS, preset
 from ..spec import SpectrogramSpec
-from . import user_errors, written_dests
-
-SPEC_FLAGS = (
-    "sample_rate",
-    "n_fft",
-    "hop_length",
-    "tile_frames",
-    "clip_seconds",
-    "db_floor",
-    "db_ceiling",
-)
+from . import user_errors
+from .spec_flags import add_spec_flags, spec_from_flags
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,16 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="scale each file so its sample peak is at this dBFS (default: %(default)s)",
     )
     level.add_argument("--keep-level", action="store_true", help="do not normalise files' levels")
-    g = p.add_argument_group("spectrogram spec (stored in the manifest)")
-    defaults = SpectrogramSpec()
-    for name in SPEC_FLAGS:
-        value = getattr(defaults, name)
-        g.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=type(value),
-            default=value,
-            help="default: %(default)s",
-        )
+    add_spec_flags(p, "spectrogram spec (stored in the manifest)")
     p.add_argument(
         "--preset",
         choices=tuple(PRESETS),
@@ -85,12 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    base = SpectrogramSpec()
     if args.preset:
-        written = written_dests(build_parser(), argv)
-        for name, value in preset(args.preset)["spec"].items():
-            if name not in written:
-                setattr(args, name, value)
-    spec = dataclasses.replace(SpectrogramSpec(), **{n: getattr(args, n) for n in SPEC_FLAGS})
+        base = dataclasses.replace(base, **preset(args.preset)["spec"])
+    spec = spec_from_flags(args, base)
     same_name = ("out", "workers", "seed", "val_fraction", "silence_db")  # prepare's parameters
     summary = prepare(
         args.domain_a,

@@ -2,6 +2,7 @@
 
 stylize --content c.wav --style s.wav -o out.wav [--content-weight W] [--init content|noise]
 stylize --style s.wav --texture --seconds 20 -o tex.wav
+stylize … --like data/prepared (or best.ckpt): at the spec of a model's data [--sample-rate …]
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import argparse
 from pathlib import Path
 
 from .. import audio
+from ..checkpoint import read_checkpoint
 from ..errors import CycleGanAudioError
+from ..manifest import MANIFEST_NAME, Manifest
 from ..spec import SpectrogramSpec
 from ..style_transfer import StyleTransferConfig, require_audible, run_style_transfer
 from . import user_errors
+from .spec_flags import add_spec_flags, spec_from_flags
 
 _DEFAULTS = StyleTransferConfig()
 # Flags named as the StyleTransferConfig fields they set.
@@ -27,6 +31,8 @@ SAME_NAME = (
     "seed",
     "constraints",
 )
+# The spec fields style transfer uses (it has no tiles and its own log scale).
+STFT_FLAGS = ("sample_rate", "n_fft", "hop_length")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,9 +87,32 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep per-frame energy and frequency envelope near the content's",
     )
+    p.add_argument(
+        "--like",
+        type=Path,
+        help="a prepared folder or a checkpoint (.ckpt): work at its spectrogram spec, "
+        "the rate and resolution of that model",
+    )
+    add_spec_flags(p, "spectrogram spec (default: that of --like, else these)", STFT_FLAGS)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def spec_like(path: Path) -> SpectrogramSpec:
+    """The spec of a prepared folder (or its manifest.json) or of a checkpoint."""
+    try:
+        if not path.exists():
+            raise CycleGanAudioError(f"{path}: not found")
+        if path.is_dir() and not (path / MANIFEST_NAME).exists():
+            raise CycleGanAudioError(f"{path}: a folder without {MANIFEST_NAME}")
+        if path.is_dir() or path.suffix == ".json":
+            return Manifest.load(path).spec
+        return read_checkpoint(path).spec
+    except CycleGanAudioError as exc:
+        raise CycleGanAudioError(
+            f"--like {exc} (give a folder made by prepare or a checkpoint from train)"
+        ) from None
 
 
 def default_output(args: argparse.Namespace) -> Path:
@@ -102,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         n_iter=args.iters,
         **{name: getattr(args, name) for name in SAME_NAME},
     )
-    spec = SpectrogramSpec()
+    spec = spec_from_flags(args, spec_like(args.like) if args.like else SpectrogramSpec())
     sr = spec.sample_rate
     style = audio.load(args.style, sr)
     require_audible(style, str(args.style))
