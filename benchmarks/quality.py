@@ -341,6 +341,42 @@ def epoch_summary(rows: list[dict], score_key: str = "val_score") -> str:
     return "\n".join(lines)
 
 
+def _before(parts: dict) -> float:
+    """The same parts summed the way the score before commit 9739990 did."""
+    content = [parts[k] for k in ("pitch", "onset", "cycle") if k in parts]
+    return 0.5 * (parts["domain_ab"] + parts["domain_ba"]) + sum(content) / len(content)
+
+
+def ema_summary(rows: list[dict], score_key: str = "score_now") -> str:
+    """Per set and seed of runs with both weights: the 2nd-half swing, the last epoch's LSD
+    and the LSD of the epoch the score picks, averaged (EMA) / raw weights."""
+    from collections import defaultdict
+
+    runs: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if r["system"] == "epoch" and r.get(score_key) is not None:
+            runs[(r["set"], r["seed"], r["epochs"])][r.get("weights", "-")].append(r)
+    lines = [
+        "| set | seed | epochs | 2nd-half swing, dB: EMA / raw | last epoch LSD: EMA / raw "
+        "| picked epoch LSD: EMA / raw |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, by_weights in sorted(runs.items()):
+        if set(by_weights) != {"ema", "raw"}:
+            continue
+        cells = defaultdict(list)
+        for w in ("ema", "raw"):
+            rs = sorted(by_weights[w], key=lambda r: r["epoch"])
+            lsd = [r["lsd"] for r in rs]
+            half = lsd[len(lsd) // 2 :]
+            cells["swing"].append(float(np.mean(np.abs(np.diff(half)))))
+            cells["last"].append(lsd[-1])
+            cells["picked"].append(lsd[int(np.argmin([r[score_key] for r in rs]))])
+        body = " | ".join(f"{v[0]:.2f} / {v[1]:.2f}" for v in cells.values())
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {body} |")
+    return "\n".join(lines)
+
+
 def rescore(rows: list[dict], n_val_tiles: int = 32) -> list[dict]:
     """The epoch rows that name their checkpoint and data, each with ``score_now``: today's
     val score of the row's weights (rescore.py, the tiles validation uses) and its parts."""
@@ -355,7 +391,8 @@ def rescore(rows: list[dict], n_val_tiles: int = 32) -> list[dict]:
         (s,) = score_checkpoints(
             [r["ckpt_path"]], r["data"], n_val_tiles=n_val_tiles, use_ema=r["weights"] == "ema"
         )
-        out.append(dict(r, score_now=s.result["score"], parts_now=s.result))
+        before = _before(s.result)
+        out.append(dict(r, score_now=s.result["score"], parts_now=s.result, score_before=before))
     return out
 
 
@@ -460,7 +497,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.rescore:
             rescored = rescore(rows)
             args.rescore.write_text("".join(json.dumps(r) + "\n" for r in rescored))
-            print(epoch_summary(rescored, "score_now"))
+            print("today's score\n" + epoch_summary(rescored, "score_now"))
+            print("\nthe same parts, summed as before\n" + epoch_summary(rescored, "score_before"))
+            print("\naveraged and raw weights\n" + ema_summary(rescored))
             return 0
         for policy in LOUDNESS_POLICIES:
             print(f"\nloudness = {policy}\n" + summarize(rows, policy))
