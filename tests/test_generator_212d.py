@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import pytorch_lightning as pl
 import torch
 
 from cyclegan_audio.audio import load, save
@@ -18,7 +17,7 @@ from cyclegan_audio.model import CycleGan, TrainConfig
 from cyclegan_audio.networks import NetworkConfig, build_generator, tiny_config
 
 from .conftest import harmonic_tone
-from .test_train import make_prepared
+from .test_train import fast_dev_fit, make_prepared
 
 
 def _g(n_freq: int = 32, **options) -> torch.nn.Module:
@@ -90,15 +89,7 @@ def trained_212d(tmp_path_factory):
     torch.manual_seed(0)
     model = CycleGan(dm.spec, tiny_config(generator="212d"), TrainConfig(pool_size=4))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    trainer = pl.Trainer(
-        fast_dev_run=1,
-        accelerator="cpu",
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=root,
-    )
-    trainer.fit(model, datamodule=dm)
+    trainer = fast_dev_fit(model, dm, root)
     assert trainer.global_step == 2
     trainer.save_checkpoint(root / "last.ckpt")
     return model, before, root / "last.ckpt"

@@ -61,20 +61,26 @@ def trained(tmp_path_factory):
     return data, root / "ck" / "r"
 
 
-def test_fast_dev_run_steps_both_optimisers(tmp_path):
-    data = make_prepared(tmp_path / "data")
-    dm = TileDataModule(data, batch_size=2, num_workers=0)
-    model = CycleGan(dm.spec, tiny_config(), TrainConfig(pool_size=4))
-    before = {k: v.clone() for k, v in model.state_dict().items()}
+def fast_dev_fit(model: CycleGan, dm: TileDataModule, root: Path) -> pl.Trainer:
+    """One batch of training (``fast_dev_run``) on the CPU, quiet, writing only under root."""
     trainer = pl.Trainer(
         fast_dev_run=1,
         accelerator="cpu",
         logger=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        default_root_dir=tmp_path,  # never the working directory
+        default_root_dir=root,  # never the working directory
     )
     trainer.fit(model, datamodule=dm)
+    return trainer
+
+
+def test_fast_dev_run_steps_both_optimisers(tmp_path):
+    data = make_prepared(tmp_path / "data")
+    dm = TileDataModule(data, batch_size=2, num_workers=0)
+    model = CycleGan(dm.spec, tiny_config(), TrainConfig(pool_size=4))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = fast_dev_fit(model, dm, tmp_path)
     for net in ("g_ab", "g_ba", "d_a", "d_b"):
         changed = [
             k
