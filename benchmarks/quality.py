@@ -78,6 +78,8 @@ CONFIGS: dict[str, dict] = {
     "ema": _config("cpu", ema_decay=0.999),
     # CycleGAN-VC2's 2-1-2D generator (generator_212d.py) with the reference discriminator
     "vc2": _config("cpu", generator="212d"),
+    # the same with 1-D blocks as wide as half the folded spectrum (256 = 32 ngf at the preset)
+    "vc2-wide": _config("cpu", generator="212d", width_1d=32),
     # the same tiles' size and hop in seconds, over the full band (22,050 Hz, 86 Hz bins)
     "baseline-22k": _config("cpu", spec=SPEC_22K),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),

@@ -13,10 +13,10 @@ features already carry long context from the 1-D blocks, and on a CPU a 5 x 15 c
 down to one channel took more time (backward) than the whole rest of this generator. The
 strided ones are 3 x 3 as in `ResnetGenerator`; the paper's 5 x 5 cost 1.3x the parameters
 and 1.4x the time at the cpu preset for context the 1-D blocks already give. Widths in ``ngf``:
-ngf channels at full resolution and 2*ngf at every lower one, the paper's 128/256 ratio; 4*ngf
-in the 1-D blocks, 256 at the gpu default as in the paper, twice its ratio because our fold
+ngf channels at full resolution and 2*ngf at every lower one, the paper's 128/256 ratio;
+``width_1d`` * ngf in the 1-D blocks (default 4: 256 at the gpu default as in the paper, twice its ratio because our fold
 is ~7x wider (16,384 channels at the gpu default, the paper's 2,304). At the cpu preset this
-is ~1.1x the parameters of `ResnetGenerator` in less time.
+is ~1.1x the parameters of `ResnetGenerator` in less time).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from .networks import NetworkConfig, with_freq_position
 _IN_KERNEL = (5, 15)  # (freq, time), the first convolution
 _OUT_KERNEL = (5, 5)  # the last
 _STRIDED_KERNEL = 3
-_WIDTH = 4  # of the 1-D blocks, in units of ngf
 
 
 def _same_pad(kernel: tuple[int, int]) -> nn.Module:
@@ -67,8 +66,8 @@ class ResidualBlock1d(nn.Module):
 
 
 class Generator212d(nn.Module):
-    """c(5x15)-GLU-ngf, n_downsampling x d(2ngf)-GLU, fold F' into channels, 1x1 to 4ngf,
-    n_blocks x R1d(4ngf), 1x1 back, unfold, n_downsampling x u-GLU, c(5x15)-1, tanh.
+    """c(5x15)-GLU-ngf, n_downsampling x d(2ngf)-GLU, fold F' into channels, 1x1 to w,
+    n_blocks x R1d(w) with w = width_1d * ngf, 1x1 back, unfold, n_downsampling x u-GLU, c(5x15)-1, tanh.
 
     Input and output (B, C, F, T) with F == ``n_freq``; F and T multiples of 2**n_downsampling.
     """
@@ -85,7 +84,7 @@ class Generator212d(nn.Module):
         ngf, c = cfg.ngf, cfg.in_channels
         chans = [ngf] + [2 * ngf] * n  # after the first conv, after each downsampling
         self.folded = chans[-1] * (n_freq // 2**n)  # 2-D channels x frequency rows
-        width = _WIDTH * ngf
+        width = cfg.width_1d * ngf
         k, p = _STRIDED_KERNEL, _STRIDED_KERNEL // 2
         down: list[nn.Module] = [
             _same_pad(_IN_KERNEL),

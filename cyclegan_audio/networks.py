@@ -76,6 +76,14 @@ class NetworkConfig:
             "choices": GENERATORS,
         },
     )
+    width_1d: int = field(
+        default=4,
+        metadata={
+            "help": "212d only: width of the 1-D residual blocks in units of --ngf (the whole "
+            "spectrum passes through it)",
+            "at_least": 1,
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.generator not in GENERATORS:
