@@ -66,6 +66,8 @@ def _config(base: str, ema_decay: float = 0.0, spec: dict | None = None, **net: 
 
 
 SPEC_22K = {"sample_rate": 22050, "n_fft": 254, "hop_length": 172, "tile_frames": 128}
+# the same tile length and hop in seconds with the cpu preset's 43 Hz bins over the full band
+SPEC_22K_256 = {"sample_rate": 22050, "n_fft": 510, "hop_length": 172, "tile_frames": 128}
 AUDIO = {"freq_position": True, "dilation_cycle": 3, "discriminator": "patch+freq"}
 
 # name -> {"spec", "net", "train"} overrides. "baseline" is the README's CPU recipe.
@@ -82,6 +84,7 @@ CONFIGS: dict[str, dict] = {
     "vc2-wide": _config("cpu", generator="212d", width_1d=32),
     # the same tiles' size and hop in seconds, over the full band (22,050 Hz, 86 Hz bins)
     "baseline-22k": _config("cpu", spec=SPEC_22K),
+    "baseline-22k-256": _config("cpu", spec=SPEC_22K_256),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config(
         "cpu", ema_decay=0.999, freq_position=True, dilation_cycle=3, discriminator="patch+freq"
