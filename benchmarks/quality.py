@@ -40,6 +40,7 @@ from cyclegan_audio import metrics as M  # noqa: E402
 from cyclegan_audio.audio import find_audio_files, load, load_with_rate, save  # noqa: E402
 from cyclegan_audio.checkpoint import level_offset_db, load_translation, read_checkpoint  # noqa: E402
 from cyclegan_audio.cli.prepare import main as prepare_main  # noqa: E402
+from cyclegan_audio.ema import has_average  # noqa: E402
 from cyclegan_audio.evaluation import EvalConfig, evaluate  # noqa: E402
 from cyclegan_audio.inference import (  # noqa: E402
     LOUDNESS_POLICIES,
@@ -276,11 +277,6 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
     return rows
 
 
-def _has_ema(ckpt: Path) -> bool:
-    state = read_checkpoint(ckpt).state_dict
-    return any(k.startswith(("g_ab_ema.", "g_ba_ema.")) for k in state)
-
-
 def every_epoch(run_dir: Path, set_dir: Path, out: Path, seed: int, policy: str, common: dict):
     """One row per epoch-NNN.ckpt and generator weights ("ema" when the checkpoint holds an
     average, and always "raw"): the val score recorded in training beside the benchmark. The
@@ -288,16 +284,17 @@ def every_epoch(run_dir: Path, set_dir: Path, out: Path, seed: int, policy: str,
     raw weights' score comes from ``--rescore``."""
     rows = []
     for ckpt in sorted(run_dir.glob("epoch-*.ckpt")):
-        meta = read_checkpoint(ckpt).meta
+        info = read_checkpoint(ckpt)
+        meta, averaged = info.meta, has_average(info.state_dict)
         label = ckpt.stem
         val = meta.get("val_score") or {}
-        for weights in ("ema", "raw") if _has_ema(ckpt) else ("raw",):
+        for weights in ("ema", "raw") if averaged else ("raw",):
             sub = out / label / weights
             folder = translate_policies(ckpt, set_dir, sub, ema=weights == "ema")[policy]
             res = _evaluate(set_dir, folder, sub / "eval", seed)
             lsd, lsd_gain = _lsd_folder(set_dir, folder)
             row = _rows_from_eval(res, "model", **common, system="epoch", ckpt=label)
-            recorded = weights == "ema" or not _has_ema(ckpt)
+            recorded = weights == "ema" or not averaged
             row.update(
                 loudness=policy, lsd=lsd, lsd_gain=lsd_gain, ckpt_steps=meta.get("generator_steps"),
                 epoch=int(label.split("-")[-1]), weights=weights, ckpt_path=str(ckpt),
@@ -384,20 +381,25 @@ def ema_summary(rows: list[dict], score_key: str = "score_now") -> str:
 
 def rescore(rows: list[dict], n_val_tiles: int = 32) -> list[dict]:
     """The epoch rows that name their checkpoint and data, each with ``score_now``: today's
-    val score of the row's weights (rescore.py, the tiles validation uses) and its parts."""
+    val score of the row's weights (rescore.py, the tiles validation uses) and its parts,
+    and ``score_before``: the same parts summed as the score before commit 9739990 did."""
+    from collections import defaultdict
+
     from cyclegan_audio.rescore import score_checkpoints
 
-    out = []
+    groups: dict[tuple, list[dict]] = defaultdict(list)  # one tile load per data and weights
     for r in rows:
-        if r.get("system") != "epoch" or not r.get("ckpt_path") or not r.get("data"):
-            continue
-        if not Path(r["ckpt_path"]).is_file():
-            continue
-        (s,) = score_checkpoints(
-            [r["ckpt_path"]], r["data"], n_val_tiles=n_val_tiles, use_ema=r["weights"] == "ema"
-        )
-        before = _before(s.result)
-        out.append(dict(r, score_now=s.result["score"], parts_now=s.result, score_before=before))
+        if r.get("system") == "epoch" and r.get("data") and Path(r.get("ckpt_path", "")).is_file():
+            groups[(r["data"], r["weights"])].append(r)
+    out = []
+    for (data, weights), rs in groups.items():
+        paths = [r["ckpt_path"] for r in rs]
+        scores = score_checkpoints(paths, data, n_val_tiles=n_val_tiles, use_ema=weights == "ema")
+        for r, s in zip(rs, scores):
+            parts = s.result
+            out.append(
+                dict(r, score_now=parts["score"], parts_now=parts, score_before=_before(parts))
+            )
     return out
 
 

@@ -23,6 +23,11 @@ from torch import nn
 EMA_PREFIXES = {"g_ab.": "g_ab_ema.", "g_ba.": "g_ba_ema."}
 
 
+def has_average(state: dict[str, torch.Tensor]) -> bool:
+    """Whether a CycleGan state_dict holds generator averages (it was trained with EMA)."""
+    return any(k.startswith(tuple(EMA_PREFIXES.values())) for k in state)
+
+
 def ema_copy(net: nn.Module) -> nn.Module:
     """A frozen copy of ``net`` (no gradients, in no optimiser) to hold its average."""
     return copy.deepcopy(net).requires_grad_(False)
@@ -47,7 +52,7 @@ def complete_state_dict(state: dict[str, torch.Tensor], enabled: bool) -> dict[s
     """``state`` (a CycleGan state_dict, changed in place and returned) made to fit a model with
     EMA ``enabled``: a checkpoint written without EMA gets its raw generator weights as the
     EMA; one written with EMA loses the EMA entries when EMA is off."""
-    has = {ema: any(k.startswith(ema) for k in state) for ema in EMA_PREFIXES.values()}
+    has = {ema: any(k.startswith(ema) for k in state) for ema in EMA_PREFIXES.values()}  # per net
     for raw, ema in EMA_PREFIXES.items():
         if enabled and not has[ema]:
             for k in [k for k in state if k.startswith(raw)]:

@@ -47,7 +47,7 @@ def load_model(path: str | Path, device: str = "cpu", use_ema: bool = True):
     raw = load_raw(path)
     spec, net, meta = read_meta(raw, path)
     state = raw.get("state_dict", {})
-    has_ema = any(k.startswith(tuple(ema.EMA_PREFIXES.values())) for k in state)
+    has_ema = ema.has_average(state)
     hparams = TrainConfig.from_dict(meta.get("hparams") or {})
     model = CycleGan(spec, net, dataclasses.replace(hparams, compile=False))
     ema.complete_state_dict(state, model.g_ab_ema is not None)

@@ -71,13 +71,17 @@ def test_translated_folder_scores_between_floor_and_ceiling(data, tmp_path, caps
     assert " · " not in page  # no unlabelled score lines under the pictures: the tables say it
 
 
-def test_checkpoint_is_translated_and_source_pitch_used_without_notes(data, tmp_path):
-    spec = tiny_spec()
-    g = build_generator(tiny_config())
+def _tiny_checkpoint(tmp_path: Path) -> Path:
+    """run/best.ckpt holding an untrained tiny A -> B generator at tiny_spec()."""
     ckpt = tmp_path / "run" / "best.ckpt"
     ckpt.parent.mkdir()
-    state = {f"g_ab.{k}": v for k, v in g.state_dict().items()}
-    torch.save({META_KEY: make_meta(spec, tiny_config()), "state_dict": state}, ckpt)
+    state = {f"g_ab.{k}": v for k, v in build_generator(tiny_config()).state_dict().items()}
+    torch.save({META_KEY: make_meta(tiny_spec(), tiny_config()), "state_dict": state}, ckpt)
+    return ckpt
+
+
+def test_checkpoint_is_translated_and_source_pitch_used_without_notes(data, tmp_path):
+    ckpt = _tiny_checkpoint(tmp_path)
     out = tmp_path / "report"
     args = ["--test-dir", str(data / "test"), "--train-dir", str(data / "train"), "--ckpt", str(ckpt),
             "--out", str(out)]  # fmt: skip
@@ -106,12 +110,7 @@ def test_baseline_runs_at_the_checkpoints_spec(data, tmp_path, monkeypatch):
         return content  # the spec is the point here, not the optimisation
 
     monkeypatch.setattr(style_transfer, "stylize", recording_stylize)
-    spec = tiny_spec()
-    g = build_generator(tiny_config())
-    ckpt = tmp_path / "run" / "best.ckpt"
-    ckpt.parent.mkdir()
-    state = {f"g_ab.{k}": v for k, v in g.state_dict().items()}
-    torch.save({META_KEY: make_meta(spec, tiny_config()), "state_dict": state}, ckpt)
+    spec, ckpt = tiny_spec(), _tiny_checkpoint(tmp_path)
     args = ["--test-dir", str(data / "test"), "--train-dir", str(data / "train"), "--ckpt", str(ckpt),
             "--baseline", "stylize", "--out", str(tmp_path / "report")]  # fmt: skip
     assert main(args) == 0
