@@ -1,9 +1,9 @@
 """Translating whole signals: overlapping tiles through a generator, a seam-free blend, ONE phase pass.
 
-Pipeline (decision 5 of the design): resample to the spec's rate -> STFT -> [0, 1]
-magnitude -> overlapping tiles (half-tile hop) -> generator -> blend with a smooth
-window whose weights are normalised to sum to 1 (`stitching`) -> magnitude ->
-Griffin-Lim over the whole signal, initialised from the input's own phase ->
+Pipeline (decision 5 of the design): resample to the spec's rate -> STFT -> tile axis
+(`spectrogram.to_tile_freq`) -> [0, 1] magnitude -> overlapping tiles (half-tile hop) -> generator -> blend with a smooth
+window whose weights are normalised to sum to 1 (`stitching`) -> magnitude -> STFT axis
+(`spectrogram.to_linear_freq`) -> Griffin-Lim over the whole signal, initialised from the input's own phase ->
 resample back -> loudness matched to the input.
 
 There is one pipeline, `stream_translate`, which works chunk by chunk so memory stays
@@ -253,7 +253,7 @@ def stream_translate(
         with timing.stage("stft"):  # on the generator's device: tiles never leave it
             y_stft = torch.from_numpy(y_spec[stft_lo - spec_offset : stft_hi - spec_offset])
             x = S.stft(y_stft.to(device), spec)
-            unit = S.magnitude_to_unit(x.abs(), spec)[None]
+            unit = S.magnitude_to_unit(S.to_tile_freq(x.abs(), spec), spec)[None]
         first_frame = stft_lo // hop  # global frame of x[..., 0]
         with timing.stage("stitching"):
             new = [k for k in c.tiles if k not in tiles]
@@ -262,7 +262,7 @@ def stream_translate(
                 del tiles[k]
             out_unit = blend(tiles, grid, phase_lo, phase_hi)[0]
         with timing.stage("phase"):
-            mag = S.unit_to_magnitude(out_unit, spec)
+            mag = S.to_linear_freq(S.unit_to_magnitude(out_unit, spec), spec)
             x_phase = x[..., phase_lo - first_frame : phase_hi - first_frame]
             init = torch.angle(x_phase) if opts.phase_init == "source" else opts.phase_init
             length = plan.phase_length(phase_lo, phase_hi)

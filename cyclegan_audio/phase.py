@@ -1,6 +1,7 @@
 """Phase reconstruction we own: fast Griffin-Lim (momentum) on `spectrogram.stft/istft`.
 
-Works on a batch of magnitudes (..., n_freq, n_frames) on whatever device they
+Works on a batch of STFT magnitudes (..., n_stft_bins, n_frames), always the linear axis
+(`spectrogram.to_linear_freq` brings tiles there), on whatever device they
 live on (GPU when present). STFT conventions come from the spec, so round trips
 never drift. Initial phase: "random" (seeded, chunk-independent), "pghi"
 (phase-gradient heap integration), "zeros", or a given phase / complex STFT.

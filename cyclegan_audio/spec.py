@@ -14,6 +14,10 @@ from typing import Any
 from .errors import SpecError
 
 SPEC_FORMAT_VERSION = 1
+FREQ_SCALES = ("linear", "log")
+# The frequency-axis fields: a linear spec's dict leaves them out, so it reads exactly as
+# before they existed (older cyclegan-audio versions read it too).
+FREQ_FIELDS = ("freq_scale", "n_bins", "fmin_hz")
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,11 @@ class SpectrogramSpec:
 
     Magnitudes are scaled so a full-scale sine peaks at 0 dB (|X| divided by half
     the window sum); the largest possible bin is then +6.02 dB.
+
+    Frequency axis of a tile: "linear" (the default) keeps the n_fft // 2 + 1 STFT bins;
+    "log" maps them onto ``n_bins`` log-spaced rows from ``fmin_hz`` to sample_rate / 2
+    (`spectrogram.to_tile_freq`), so a change of pitch is a vertical shift. Phase
+    reconstruction always works on the linear STFT (`spectrogram.to_linear_freq`).
     """
 
     sample_rate: int = 22050
@@ -39,6 +48,9 @@ class SpectrogramSpec:
     clip_seconds: float = 20.0
     db_floor: float = -100.0
     db_ceiling: float = 6.0
+    freq_scale: str = "linear"
+    n_bins: int | None = None  # tile rows of a "log" spec (its tile height); None when linear
+    fmin_hz: float = 32.7  # centre of the lowest "log" row (C1); unused when linear
 
     def __post_init__(self) -> None:
         problems = []
@@ -60,6 +72,23 @@ class SpectrogramSpec:
             problems.append("db_ceiling must be above db_floor")
         if self.clip_seconds * self.sample_rate < self.tile_samples:
             problems.append("clip_seconds is shorter than one tile")
+        if self.freq_scale not in FREQ_SCALES:
+            problems.append(f"freq_scale must be 'linear' or 'log', got {self.freq_scale!r}")
+        elif self.freq_scale == "log":
+            if self.n_bins is None or self.n_bins < 2:
+                problems.append(
+                    f"freq_scale 'log' needs n_bins >= 2 (tile rows), got {self.n_bins}"
+                )
+            if not 0 < self.fmin_hz < self.sample_rate / 2:
+                problems.append(
+                    f"fmin_hz must be in (0, sample_rate / 2 = {self.sample_rate / 2:g}), "
+                    f"got {self.fmin_hz}"
+                )
+        elif self.n_bins is not None:
+            problems.append(
+                f"n_bins is the tile height of freq_scale 'log'; leave it unset for "
+                f"'linear' (got {self.n_bins})"
+            )
         if problems:
             raise SpecError("invalid spectrogram spec: " + "; ".join(problems))
 
@@ -69,9 +98,14 @@ class SpectrogramSpec:
         return self.win_length or self.n_fft
 
     @property
-    def n_freq(self) -> int:
-        """Number of frequency bins (image height)."""
+    def n_stft_bins(self) -> int:
+        """Frequency bins of the linear STFT (n_fft // 2 + 1): what phase reconstruction sees."""
         return self.n_fft // 2 + 1
+
+    @property
+    def n_freq(self) -> int:
+        """Frequency rows of a tile (image height): the STFT bins, or ``n_bins`` when log."""
+        return self.n_bins if self.freq_scale == "log" else self.n_stft_bins
 
     @property
     def tile_shape(self) -> tuple[int, int]:
@@ -106,12 +140,16 @@ class SpectrogramSpec:
     # ---- serialisation ----
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        defaults = SpectrogramSpec()
+        if all(d[name] == getattr(defaults, name) for name in FREQ_FIELDS):
+            for name in FREQ_FIELDS:
+                del d[name]
         d["format_version"] = SPEC_FORMAT_VERSION
         return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SpectrogramSpec:
-        data = dict(data)
+        data = dict(data)  # fields it lacks (FREQ_FIELDS of older files) take their defaults
         version = data.pop("format_version", None)
         if version != SPEC_FORMAT_VERSION:
             raise SpecError(

@@ -316,11 +316,14 @@ def run_style_transfer(
 
         return resample(np.asarray(y, dtype=np.float32), sr, spec.sample_rate)
 
-    style_log = to_log(S.magnitude(at_spec_rate(style_y), spec)).contiguous().to(dev)
+    # Optimised on the tile frequency axis (the spec's log axis when it has one); the
+    # result goes back to the STFT axis for phase reconstruction.
+    style_log = to_log(S.to_tile_freq(S.magnitude(at_spec_rate(style_y), spec), spec))
+    style_log = style_log.contiguous().to(dev)
     content_log = content_stft = None
     if content_y is not None:
         content_stft = S.stft(at_spec_rate(content_y), spec)
-        content_log = to_log(content_stft.abs()).contiguous().to(dev)
+        content_log = to_log(S.to_tile_freq(content_stft.abs(), spec)).contiguous().to(dev)
         n_samples = len(at_spec_rate(content_y))
     else:
         n_samples = int(round(texture_seconds * spec.sample_rate))
@@ -333,7 +336,7 @@ def run_style_transfer(
         cfg.phase_init == "content" or (cfg.phase_init == "auto" and cfg.init == "content")
     )
     init = content_stft.to(dev) if use_content_phase else "random"
-    target_mag = from_log(log_mag)
+    target_mag = S.to_linear_freq(from_log(log_mag), spec)
     y = phase.griffin_lim(target_mag, spec, n_iter=cfg.phase_iters, init=init, length=n_samples)
     convergence_db = phase.spectral_convergence_db(target_mag, y, spec)
     y = y.detach().cpu().numpy().astype(np.float32)
@@ -379,7 +382,7 @@ def style_distance(
     weights = random_weights(spec.n_freq, config)
 
     def gram_of(signal: np.ndarray) -> torch.Tensor:
-        log_mag = to_log(S.magnitude(np.asarray(signal, np.float32), spec))
+        log_mag = to_log(S.to_tile_freq(S.magnitude(np.asarray(signal, np.float32), spec), spec))
         return gram(features(log_mag, weights))
 
     with torch.no_grad():

@@ -152,14 +152,14 @@ def pitch_and_confidence(
     unit = ((x.float()[:, 0] + 1) * 0.5).clamp(0, 1)
     comp = S.unit_to_magnitude(unit, spec).pow(1.0 / 3.0)  # (B, F, T)
     n_bins = comp.shape[1]
-    bin_hz = spec.sample_rate / 2 / (n_bins - 1)
     lo_hz, hi_hz = PITCH_RANGE_HZ
     steps = 12 * PITCH_STEPS_PER_SEMITONE
     n_cand = int(math.log2(hi_hz / lo_hz) * steps) + 1
     cand = lo_hz * 2 ** (torch.arange(n_cand, device=x.device) / steps)
     k = torch.arange(1, PITCH_HARMONICS + 1, device=x.device, dtype=torch.float32)
-    pos = cand[:, None] * k / bin_hz  # (n_cand, K) fractional bins
-    weight = 0.84 ** (k - 1) * (pos < n_bins - 1)
+    pos = S.hz_to_row(cand[:, None] * k, spec)  # (n_cand, K) fractional rows of the tile axis
+    weight = 0.84 ** (k - 1) * ((pos >= 0) & (pos < n_bins - 1))
+    pos = pos.clamp_min(0.0)  # below a log tile's lowest row: weight 0, any valid index
     lo = pos.floor().clamp(max=n_bins - 2).long()
     frac = (pos - lo)[None, ..., None]
     harm = comp[:, lo] * (1 - frac) + comp[:, lo + 1] * frac  # (B, n_cand, K, T)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from ..spec import SpectrogramSpec
+from ..spec import FREQ_SCALES, SpectrogramSpec
 
 SPEC_FLAGS = (
     "sample_rate",
@@ -20,7 +20,28 @@ SPEC_FLAGS = (
     "clip_seconds",
     "db_floor",
     "db_ceiling",
+    "freq_scale",
+    "n_bins",
+    "fmin_hz",
 )
+# The tile's frequency axis (`SpectrogramSpec.freq_scale`): flags for every command that
+# takes spec flags.
+FREQ_FLAGS = ("freq_scale", "n_bins", "fmin_hz")
+# Flags whose type or help the default value alone does not give.
+_SPECIAL = {
+    "freq_scale": dict(
+        type=str,
+        choices=FREQ_SCALES,
+        help="tile rows: linear STFT bins (n_fft // 2 + 1 of them), or log-spaced rows from "
+        "--fmin-hz to sample_rate / 2, where a pitch change is a vertical shift "
+        "(needs --n-bins; default: linear)",
+    ),
+    "n_bins": dict(type=int, help="tile height (rows) of --freq-scale log"),
+    "fmin_hz": dict(
+        type=float,
+        help=f"centre of the lowest row of --freq-scale log (default: {SpectrogramSpec().fmin_hz})",
+    ),
+}
 
 
 def add_spec_flags(
@@ -31,9 +52,8 @@ def add_spec_flags(
     defaults = SpectrogramSpec()
     for name in names:
         value = getattr(defaults, name)
-        group.add_argument(
-            f"--{name.replace('_', '-')}", type=type(value), default=None, help=f"default: {value}"
-        )
+        options = _SPECIAL.get(name) or dict(type=type(value), help=f"default: {value}")
+        group.add_argument(f"--{name.replace('_', '-')}", default=None, **options)
 
 
 def spec_from_flags(args: argparse.Namespace, base: SpectrogramSpec) -> SpectrogramSpec:
