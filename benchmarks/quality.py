@@ -69,6 +69,11 @@ def _config(base: str, ema_decay: float = 0.0, spec: dict | None = None, **net: 
 SPEC_22K = {"sample_rate": 22050, "n_fft": 254, "hop_length": 172, "tile_frames": 128}
 # the same tile length and hop in seconds with the cpu preset's 43 Hz bins over the full band
 SPEC_22K_256 = {"sample_rate": 22050, "n_fft": 510, "hop_length": 172, "tile_frames": 128}
+# full band on a log-frequency axis (spec.freq_scale "log"): the cpu preset's tile size
+# (128 rows, ~15 per octave from 32.7 Hz) and twice its height (256 rows, ~30 per octave)
+SPEC_LOG_128 = {"sample_rate": 22050, "n_fft": 1022, "hop_length": 172, "tile_frames": 128,
+                "freq_scale": "log", "n_bins": 128}  # fmt: skip
+SPEC_LOG_256 = dict(SPEC_LOG_128, n_bins=256)
 AUDIO = {"freq_position": True, "dilation_cycle": 3, "discriminator": "patch+freq"}
 
 # name -> {"spec", "net", "train"} overrides. "baseline" is the README's CPU recipe.
@@ -86,6 +91,8 @@ CONFIGS: dict[str, dict] = {
     # the same tiles' size and hop in seconds, over the full band (22,050 Hz, 86 Hz bins)
     "baseline-22k": _config("cpu", spec=SPEC_22K),
     "baseline-22k-256": _config("cpu", spec=SPEC_22K_256),
+    "log-128": _config("cpu", spec=SPEC_LOG_128),
+    "log-256": _config("cpu", spec=SPEC_LOG_256),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config(
         "cpu", ema_decay=0.999, freq_position=True, dilation_cycle=3, discriminator="patch+freq"
