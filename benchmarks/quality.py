@@ -91,6 +91,8 @@ CONFIGS: dict[str, dict] = {
     # the same tiles' size and hop in seconds, over the full band (22,050 Hz, 86 Hz bins)
     "baseline-22k": _config("cpu", spec=SPEC_22K),
     "baseline-22k-256": _config("cpu", spec=SPEC_22K_256),
+    # the reference CycleGAN's depth (6 residual blocks, ~1.8x the parameters) at the cpu sizes
+    "blocks6": _config("cpu", n_blocks=6),
     "log-128": _config("cpu", spec=SPEC_LOG_128),
     "log-256": _config("cpu", spec=SPEC_LOG_256),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
