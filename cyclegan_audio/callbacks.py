@@ -198,7 +198,7 @@ class WandbMonitor(pl.Callback):
         self.best = dict((checkpoint.get(WANDB_KEY) or {}).get("best") or {})
 
     def _audio(self, tile: torch.Tensor) -> np.ndarray:
-        mag = S.to_linear_freq(S.unit_to_magnitude(S.model_to_unit(tile[0]), self.spec), self.spec)
+        mag = S.unit_to_stft_magnitude(S.model_to_unit(tile[0]), self.spec)
         y = phase.griffin_lim(mag, self.spec, n_iter=self.gl_iters, init="random")
         return np.clip(y.numpy(), -1.0, 1.0)
 

@@ -262,7 +262,7 @@ def stream_translate(
                 del tiles[k]
             out_unit = blend(tiles, grid, phase_lo, phase_hi)[0]
         with timing.stage("phase"):
-            mag = S.to_linear_freq(S.unit_to_magnitude(out_unit, spec), spec)
+            mag = S.unit_to_stft_magnitude(out_unit, spec)
             x_phase = x[..., phase_lo - first_frame : phase_hi - first_frame]
             init = torch.angle(x_phase) if opts.phase_init == "source" else opts.phase_init
             length = plan.phase_length(phase_lo, phase_hi)

@@ -115,7 +115,7 @@ def restore_tiles(
     if not paths:
         raise PrepareError("no tiles given")
     unit = T.concat_tiles([image_io.read_png(p, spec.tile_shape) for p in paths])
-    mag = S.to_linear_freq(S.unit_to_magnitude(torch.from_numpy(unit), spec), spec)
+    mag = S.unit_to_stft_magnitude(torch.from_numpy(unit), spec)
     source, indices, note = find_source(m, paths)
     y_src = None
     if source is not None:

@@ -269,7 +269,18 @@ def model_to_unit(x: torch.Tensor) -> torch.Tensor:
     return torch.clamp((x + 1.0) * 0.5, 0.0, 1.0)
 
 
+def tile_magnitude(y, spec: SpectrogramSpec) -> torch.Tensor:
+    """|STFT| of a signal on the tile frequency axis, (..., n_freq, n_frames)."""
+    return to_tile_freq(magnitude(y, spec), spec)
+
+
+def unit_to_stft_magnitude(unit: torch.Tensor, spec: SpectrogramSpec) -> torch.Tensor:
+    """Tile-scale [0, 1] (..., n_freq, T) -> linear STFT magnitude (..., n_stft_bins, T):
+    what phase reconstruction takes."""
+    return to_linear_freq(unit_to_magnitude(unit, spec), spec)
+
+
 def audio_to_unit(y, spec: SpectrogramSpec) -> torch.Tensor:
     """Signal (..., n_samples) -> tile-scale spectrogram (..., n_freq, n_frames) in [0, 1],
     on the tile frequency axis."""
-    return magnitude_to_unit(to_tile_freq(magnitude(y, spec), spec), spec)
+    return magnitude_to_unit(tile_magnitude(y, spec), spec)

@@ -318,7 +318,7 @@ def run_style_transfer(
 
     # Optimised on the tile frequency axis (the spec's log axis when it has one); the
     # result goes back to the STFT axis for phase reconstruction.
-    style_log = to_log(S.to_tile_freq(S.magnitude(at_spec_rate(style_y), spec), spec))
+    style_log = to_log(S.tile_magnitude(at_spec_rate(style_y), spec))
     style_log = style_log.contiguous().to(dev)
     content_log = content_stft = None
     if content_y is not None:
@@ -382,7 +382,7 @@ def style_distance(
     weights = random_weights(spec.n_freq, config)
 
     def gram_of(signal: np.ndarray) -> torch.Tensor:
-        log_mag = to_log(S.to_tile_freq(S.magnitude(np.asarray(signal, np.float32), spec), spec))
+        log_mag = to_log(S.tile_magnitude(np.asarray(signal, np.float32), spec))
         return gram(features(log_mag, weights))
 
     with torch.no_grad():

@@ -137,10 +137,9 @@ def tile_level_db(tiles, spec: SpectrogramSpec) -> np.ndarray:
     `spectrogram.row_bandwidths` times (a gate's estimate; `to_linear_freq` is exact but
     costs ~1 s per 512 x 512 tile on a CPU core).
     """
-    power = S.unit_to_magnitude(torch.as_tensor(np.asarray(tiles, dtype=np.float32)), spec)
-    power = power.square()
-    if spec.freq_scale == "log":
-        power = power * torch.from_numpy(S.row_bandwidths(spec)).float()[:, None]
+    mag = S.unit_to_magnitude(torch.as_tensor(np.asarray(tiles, dtype=np.float32)), spec)
+    rows = torch.from_numpy(S.row_bandwidths(spec)).float()[:, None]  # ones when linear
+    power = mag.square() * rows
     w = S.window(spec, dtype=torch.float64)
     to_power = float(w.sum() ** 2 / (2.0 * spec.n_fft * (w**2).sum()))
     frame_power = power.sum(dim=-2, dtype=torch.float64) * to_power  # (n_tiles, n_frames)

@@ -36,3 +36,21 @@ def harmonic_tone(
     )
     env = np.exp(-decay * t) if decay else 1.0
     return (amp * y * env / 1.5).astype(np.float32)
+
+
+# prepare flags of `tiny_spec()` (64 bins x 64 frames at 8 kHz, 1.024 s clips)
+TINY_SPEC_FLAGS = [
+    "--sample-rate", "8000", "--n-fft", "126", "--hop-length", "32",
+    "--tile-frames", "64", "--clip-seconds", "1.024",
+]  # fmt: skip
+
+
+def write_two_domains(root, n: int = 3, sr: int = 16000) -> tuple:
+    """Folders root/A (sustained tones) and root/B (decaying ones), ``n`` 2.1 s files each."""
+    from cyclegan_audio import audio
+
+    for domain, decay in (("A", 0.0), ("B", 6.0)):
+        for i in range(n):
+            y = harmonic_tone(220.0 * (1 + i / 4), 2.1, sr, decay=decay)
+            audio.save(root / domain / f"{domain}{i}.wav", y, sr)
+    return root / "A", root / "B"

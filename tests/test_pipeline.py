@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from cyclegan_audio import audio
 from cyclegan_audio.cli import prepare, train, translate
-from tests.conftest import harmonic_tone
-
-TINY_SPEC_FLAGS = [
-    "--sample-rate", "8000", "--n-fft", "126", "--hop-length", "32",
-    "--tile-frames", "64", "--clip-seconds", "1.024",
-]  # fmt: skip
+from tests.conftest import TINY_SPEC_FLAGS, harmonic_tone, write_two_domains
 
 
 def test_prepare_train_translate_chain(tmp_path):
-    for domain, decay in (("A", 0.0), ("B", 6.0)):
-        for i in range(3):
-            y = harmonic_tone(220.0 * (1 + i / 4), 2.1, 16000, decay=decay)
-            audio.save(tmp_path / domain / f"{domain}{i}.wav", y, 16000)
+    dir_a, dir_b = write_two_domains(tmp_path)
     data = tmp_path / "prepared"
-    assert prepare.main([str(tmp_path / "A"), str(tmp_path / "B"), "--out", str(data),
+    assert prepare.main([str(dir_a), str(dir_b), "--out", str(data),
                          "--workers", "1", "--quiet", *TINY_SPEC_FLAGS]) == 0  # fmt: skip
     assert train.main([
         "--data", str(data), "--gpus", "0", "--max-steps", "2", "--ngf", "4", "--ndf", "4",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from ..spec import FREQ_SCALES, SpectrogramSpec
+from ..spec import FREQ_FIELDS, FREQ_SCALES, SpectrogramSpec
 
 SPEC_FLAGS = (
     "sample_rate",
@@ -20,13 +20,8 @@ SPEC_FLAGS = (
     "clip_seconds",
     "db_floor",
     "db_ceiling",
-    "freq_scale",
-    "n_bins",
-    "fmin_hz",
+    *FREQ_FIELDS,
 )
-# The tile's frequency axis (`SpectrogramSpec.freq_scale`): flags for every command that
-# takes spec flags.
-FREQ_FLAGS = ("freq_scale", "n_bins", "fmin_hz")
 # Flags whose type or help the default value alone does not give.
 _SPECIAL = {
     "freq_scale": dict(

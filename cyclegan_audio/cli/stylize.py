@@ -14,10 +14,10 @@ from .. import audio
 from ..checkpoint import read_checkpoint
 from ..errors import CycleGanAudioError
 from ..manifest import MANIFEST_NAME, Manifest
-from ..spec import SpectrogramSpec
+from ..spec import FREQ_FIELDS, SpectrogramSpec
 from ..style_transfer import StyleTransferConfig, require_audible, run_style_transfer
 from . import user_errors
-from .spec_flags import FREQ_FLAGS, add_spec_flags, spec_from_flags
+from .spec_flags import add_spec_flags, spec_from_flags
 
 _DEFAULTS = StyleTransferConfig()
 # Flags named as the StyleTransferConfig fields they set.
@@ -33,7 +33,7 @@ SAME_NAME = (
 )
 # The spec fields style transfer uses (it has no tiles and its own log scale; it optimises
 # on the spec's frequency axis, log rows when the spec has them).
-STFT_FLAGS = ("sample_rate", "n_fft", "hop_length", *FREQ_FLAGS)
+STFT_FLAGS = ("sample_rate", "n_fft", "hop_length", *FREQ_FIELDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
