@@ -56,10 +56,14 @@ from cyclegan_audio.spec import SpectrogramSpec  # noqa: E402
 from cyclegan_audio.training import RunConfig, run_training  # noqa: E402
 
 
-def _config(base: str, ema_decay: float = 0.0, spec: dict | None = None, **net: object) -> dict:
+def _config(
+    base: str, ema_decay: float = 0.0, spec: dict | None = None, run: dict | None = None, **net
+) -> dict:
     """A preset with the audio-aware options pinned: the reference's, overridden by ``net``
-    (the library's defaults may change; a config's meaning must not)."""
+    (the library's defaults may change; a config's meaning must not); ``run``: RunConfig
+    fields (e.g. measure_register)."""
     c = preset(base)
+    c["run"] = dict(run or {})
     c["spec"].update(spec or {})
     c["net"].update({**REFERENCE_OPTIONS, **net})
     c["train"]["ema_decay"] = ema_decay  # pinned: the library default may change
@@ -95,6 +99,9 @@ CONFIGS: dict[str, dict] = {
     "blocks6": _config("cpu", n_blocks=6),
     "log-128": _config("cpu", spec=SPEC_LOG_128),
     "log-256": _config("cpu", spec=SPEC_LOG_256),
+    "log-256-ema": _config("cpu", ema_decay=0.999, spec=SPEC_LOG_256),
+    # The register measured on the training tiles (--measure-register): voices.
+    "log-256-reg": _config("cpu", spec=SPEC_LOG_256, run={"measure_register": True}),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config(
         "cpu", ema_decay=0.999, freq_position=True, dilation_cycle=3, discriminator="patch+freq"
@@ -250,7 +257,7 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
             train=TrainConfig(**dict(train, seed=seed)), gpus=0, num_workers=0,
             checkpoint_dir=work / "runs", run_name=run_name, logger="none",
             log_media_every=0, progress_bar=args.progress, max_steps=args.max_steps,
-            keep_epochs=args.every_epoch,
+            keep_epochs=args.every_epoch, **config["run"],
         )
     )  # fmt: skip
     t_train = time.perf_counter() - t1

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from . import __version__
+from . import __version__, register
 from .errors import CheckpointError
 from .networks import NetworkConfig, build_generator
 from .spec import SpectrogramSpec
@@ -167,6 +167,9 @@ def load_translator(
         raise CheckpointError(
             f"{path}: generator weights do not match its network config ({exc})"
         ) from None
+    shift = ckpt.network.register_shift * (1 if direction == "AtoB" else -1)
+    if shift:  # the register move the generator was trained behind (register.py)
+        g = torch.nn.Sequential(register.FrequencyWarp(ckpt.spec, shift), g)
     return Translator(
         ckpt.spec,
         g.eval().to(device),

@@ -18,7 +18,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from . import ema, losses, val_score
+from . import ema, losses, register, val_score
 from .checkpoint import META_KEY, make_meta, read_meta
 from .data import undo_distributed_padding
 from .errors import CheckpointError, TrainingError
@@ -119,6 +119,10 @@ class CycleGan(pl.LightningModule):
         self.automatic_optimization = False
         self.g_ab = build_generator(self.net_cfg, self.spec.n_freq)
         self.g_ba = build_generator(self.net_cfg, self.spec.n_freq)
+        # Register moves before each generator (nn.Identity when off): no weights, no state.
+        shift = self.net_cfg.register_shift
+        self.warp_ab = register.warp_or_identity(self.spec, shift)
+        self.warp_ba = register.warp_or_identity(self.spec, -shift)
         self.d_a = build_discriminator(self.net_cfg, self.spec.n_freq)
         self.d_b = build_discriminator(self.net_cfg, self.spec.n_freq)
         # Averaged generators (before compile: a plain copy); None when ema_decay is 0.
@@ -199,15 +203,23 @@ class CycleGan(pl.LightningModule):
                 "untouched: resume from it with a lower --lr or --precision 32"
             )
 
+    def translate_ab(self, x: torch.Tensor) -> torch.Tensor:
+        """A -> B in training: the register move (if any), then g_ab."""
+        return self.g_ab(self.warp_ab(x))
+
+    def translate_ba(self, x: torch.Tensor) -> torch.Tensor:
+        return self.g_ba(self.warp_ba(x))
+
     def generator_loss(
         self, real_a: torch.Tensor, real_b: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """(B, 1, F, T) x2 -> (total loss, {log name: weighted term}, fake_a, fake_b)."""
         c = self.cfg
-        fake_b = self.g_ab(real_a)
-        rec_a = self.g_ba(fake_b)
-        fake_a = self.g_ba(real_b)
-        rec_b = self.g_ab(fake_a)
+        ab, ba = self.translate_ab, self.translate_ba
+        fake_b = ab(real_a)
+        rec_a = ba(fake_b)
+        fake_a = ba(real_b)
+        rec_b = ab(fake_a)
         terms = {
             "loss/g_ab_gan": losses.gan_loss(self.d_b(fake_b), True, c.gan_mode),
             "loss/g_ba_gan": losses.gan_loss(self.d_a(fake_a), True, c.gan_mode),
@@ -216,7 +228,8 @@ class CycleGan(pl.LightningModule):
         }
         if c.lambda_identity > 0:
             w = c.lambda_cycle * c.lambda_identity
-            terms["loss/idt_a"] = losses.l1(self.g_ab(real_b), real_b) * w  # g_ab keeps B as B
+            # The networks themselves, without the register move: g_ab keeps B as B.
+            terms["loss/idt_a"] = losses.l1(self.g_ab(real_b), real_b) * w
             terms["loss/idt_b"] = losses.l1(self.g_ba(real_a), real_a) * w
         return sum(terms.values()), terms, fake_a, fake_b
 
@@ -283,9 +296,10 @@ class CycleGan(pl.LightningModule):
         """real -> fake -> rec one way (EMA generators when there are and ``use_ema``), and the
         tiles' validation statistics."""
         g_ab, g_ba = (self.g_ab_ema, self.g_ba_ema) if self.use_ema else (self.g_ab, self.g_ba)
-        g_fwd, g_back = (g_ab, g_ba) if a_to_b else (g_ba, g_ab)
-        fake = g_fwd(real)
-        rec = g_back(fake)
+        ab, ba = (g_ab, self.warp_ab), (g_ba, self.warp_ba)
+        (g_fwd, w_fwd), (g_back, w_back) = (ab, ba) if a_to_b else (ba, ab)
+        fake = g_fwd(w_fwd(real))
+        rec = g_back(w_back(fake))
         stats = val_score.direction_stats(real, fake, rec, self._val_features[0], self.spec)
         return stats, fake, rec
 

@@ -85,6 +85,15 @@ class NetworkConfig:
         },
     )
 
+    register_shift: float = field(
+        default=0.0,
+        metadata={
+            "help": "semitones the A->B generator moves its input by before converting it "
+            "(B->A: the opposite), e.g. 12 for a male -> female voice; a shift of log-frequency "
+            "rows, a stretch of linear ones (register.py); 0 = off: instruments keep their notes"
+        },
+    )
+
     def __post_init__(self) -> None:
         if self.generator not in GENERATORS:
             raise TrainingError(f"unknown generator {self.generator!r}; use one of {GENERATORS}")
@@ -106,6 +115,7 @@ REFERENCE_OPTIONS: dict[str, Any] = {
     "dilation_cycle": 0,
     "discriminator": "patch",
     "generator": "resnet",
+    "register_shift": 0.0,
 }
 
 

@@ -22,7 +22,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
-from . import errors
+from . import errors, register
 from .atomic import atomic_path
 from .callbacks import (
     LOGGERS,
@@ -39,7 +39,7 @@ from .callbacks import (
     silence_lightning_noise,
 )
 from .checkpoint import load_raw, read_meta
-from .data import TileDataModule
+from .data import TileDataModule, load_tile, spread
 from .errors import CheckpointError, CycleGanAudioError, TrainingError
 from .manifest import domain_lufs
 from .model import CycleGan, TrainConfig, check_resume_compatible
@@ -87,6 +87,14 @@ class RunConfig:
         metadata={"help": "validation tiles per domain that score each epoch", "at_least": 2},
     )
     val_every: int = field(default=1, metadata={"help": "epochs between validation scores"})
+    measure_register: bool = field(
+        default=False,
+        metadata={
+            "help": "set --register-shift from the training tiles: the semitones between the "
+            "two domains' median pitches (voices; needs tiles that resolve the lower voice's "
+            "harmonics, e.g. log-frequency ones); ignored on resume"
+        },
+    )
     keep_epochs: bool = field(
         default=False,
         metadata={
@@ -289,6 +297,26 @@ def _trainer_devices(cfg: RunConfig) -> dict:
     return dict(accelerator="cpu", devices=1)
 
 
+REGISTER_TILES = 256  # training tiles per domain that measure the register
+
+
+def training_register(dm: TileDataModule, say=print) -> float:
+    """Semitones from domain A's median pitch to B's over up to REGISTER_TILES training tiles
+    of each (register.measure_register), rounded to 0.1; a TrainingError says why not."""
+    tiles = [
+        torch.stack([load_tile(p, dm.spec) for p in spread(dm.manifest.tile_paths(d, "train"),
+                                                           REGISTER_TILES)])
+        for d in "AB"
+    ]  # fmt: skip
+    try:
+        semitones, med = register.measure_register(*tiles, dm.spec)
+    except ValueError as exc:
+        raise TrainingError(f"{dm.data_dir}: cannot measure the register: {exc}") from None
+    semitones = round(semitones, 1)
+    say(f"register: A {med['A']:.0f} Hz, B {med['B']:.0f} Hz -> --register-shift {semitones:+.1f}")
+    return semitones
+
+
 def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) -> RunResult:
     """Train (or resume) as ``cfg`` says; ``extra_callbacks`` join ours (benchmarks, tests)."""
     resuming = cfg.resume is not None
@@ -304,6 +332,8 @@ def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) 
     if resuming:
         raw, net, ckpt_train = _resume_state(cfg, dm)
         train, changes = resumed_train_config(cfg, net, ckpt_train)
+    elif cfg.measure_register:
+        net = dataclasses.replace(net, register_shift=training_register(dm, say))
     pl.seed_everything(train.seed, workers=True, verbose=False)
     dm.seed = train.seed
     run_dir, run_name = run_folder(cfg)

@@ -33,10 +33,12 @@ term needs a hand-tuned weight:
   val set without melody or rhythm cannot blow a term up.
 
 ``score = mean(domain_ab, domain_ba) + cycle + guard(pitch) + guard(onset)`` with
-``guard(t) = max(0, 2 t - 1)``: the pitch and onset terms count only once a translation
-has lost more than half of what an unrelated tile loses (0 there, 1 at chance), so they
-catch translations that drop the melody or the rhythm without ranking good epochs by
-their noise. 0 = target-like and content kept; doing nothing scores 1. The composition
+``guard(t) = u^2 (3 - 2u)``, ``u = clip(2 t - 1, 0, 1)``: a smooth step, so the pitch and
+onset terms count only once a translation has lost more than half of what an unrelated
+tile loses (0 there, 1 at chance). They catch translations that drop the melody or the
+rhythm without ranking good epochs by their noise; the step is flat at both ends, so
+the noise of a term at chance (a run in which no epoch keeps the content) does not
+rank epochs either. 0 = target-like and content kept; doing nothing scores 1. The composition
 and the evidence for it (every epoch of runs on the development sets against the
 paired truth) are in docs/validation-score.md. Raw values are reported beside the
 relative terms: ``pitch_kept``, ``onset_corr``, ``cycle_l1`` and ``domain_sep`` (distance
@@ -321,5 +323,12 @@ def score(stats_a: dict[str, torch.Tensor], stats_b: dict[str, torch.Tensor]) ->
 
 def guard(term: float) -> float:
     """A relative content term (0 kept, 1 chance) -> its share of the score: 0 up to halfway
-    to chance, then rising to 1 at chance."""
-    return max(0.0, 2.0 * term - 1.0)
+    to chance, then a smooth step up to 1 at chance (and beyond it, which is chance too).
+
+    Flat at both ends: near halfway a good epoch's noise does not count, and at chance the
+    noise of a term that no epoch of the run keeps does not decide between epochs (a voice
+    run whose pitch term sat at 0.93-1.07 on every epoch: the linear guard max(0, 2t - 1)
+    made that noise the largest part of the score; docs/validation-score.md).
+    """
+    u = min(1.0, max(0.0, 2.0 * term - 1.0))
+    return u * u * (3.0 - 2.0 * u)

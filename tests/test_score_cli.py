@@ -10,6 +10,7 @@ import torch
 
 from cyclegan_audio import ema, rescore
 from cyclegan_audio.cli.__main__ import main as cli
+from cyclegan_audio.val_score import guard
 from tests.test_train import make_prepared, run_main
 
 
@@ -46,7 +47,7 @@ def test_score_rescores_as_validation_did_and_prints_the_parts(run, capsys):
         score, parts, recorded = float(row[4]), [float(x) for x in row[5:10]], float(row[10])
         assert score == pytest.approx(recorded, abs=1.1e-3)  # both printed to 3 places
         domain, (pitch, onset, cycle) = 0.5 * sum(parts[:2]), parts[2:]
-        guards = max(0.0, 2 * pitch - 1) + max(0.0, 2 * onset - 1)
+        guards = guard(pitch) + guard(onset)
         assert score == pytest.approx(domain + cycle + guards, abs=5e-3)
         assert "random subsets:" in " ".join(row)
     scores = {p: float(r[4]) for p, r in rows.items()}

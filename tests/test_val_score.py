@@ -109,13 +109,22 @@ def test_scrambled_time_order_is_penalised_by_onset_and_contour_terms(sets):
     # so only they can tell the scrambled translation from the kept one.
     assert mixed["score"] > keep["score"] + 0.4
     for r in (keep, mixed):  # the score is the sum of its parts
-        content = r["cycle"] + sum(max(0.0, 2 * r[k] - 1) for k in ("pitch", "onset"))
+        content = r["cycle"] + sum(val_score.guard(r[k]) for k in ("pitch", "onset"))
         assert r["score"] == pytest.approx(0.5 * (r["domain_ab"] + r["domain_ba"]) + content)
 
 
 def test_guard_known_answers():
     assert val_score.guard(0.0) == val_score.guard(0.5) == 0.0
     assert val_score.guard(0.75) == pytest.approx(0.5) and val_score.guard(1.0) == 1.0
+    assert val_score.guard(0.625) == pytest.approx(0.15625)  # u = 1/4: u^2 (3 - 2u)
+    assert val_score.guard(1.3) == 1.0  # beyond chance is chance
+
+
+def test_guard_is_flat_at_chance():
+    """At chance the guard's slope is 0: a term that wobbles around 1 from epoch to epoch
+    moves the score far less than the linear guard's 2 x the wobble."""
+    wobble = val_score.guard(1.0) - val_score.guard(0.95)  # 1 - 0.9^2 (3 - 1.8) = 0.028
+    assert wobble == pytest.approx(0.028) and wobble < 0.3 * (2 * 0.05)  # linear: 0.1
 
 
 def test_content_noise_below_halfway_to_chance_does_not_move_the_score(sets):
