@@ -210,7 +210,10 @@ def ceiling(set_dir: Path, spec: SpectrogramSpec, out: Path) -> Path:
 
 def _rows_from_eval(results: dict, which: str, **common) -> dict:
     m = results["mean"][which]
-    return dict(common, pitch=m["pitch_accuracy"], share=m["target_share"], lsd=m["lsd_db"])
+    return dict(
+        common, pitch=m["pitch_accuracy"], share=m["target_share"], lsd=m["lsd_db"],
+        shift=m.get("pitch_shift_st"),
+    )  # fmt: skip
 
 
 def _lsd_folder(set_dir: Path, folder: Path) -> tuple[float, float]:

@@ -199,6 +199,9 @@ def _run_baseline(
     return out
 
 
+SOURCE_CONTOUR = "source pitch contour, median transposition removed"
+
+
 def _nan_mean(values: list[float]) -> float:
     """The mean of the values that are not NaN; NaN when none is."""
     return float(np.nanmean(values)) if any(not math.isnan(v) for v in values) else float("nan")
@@ -268,22 +271,26 @@ def evaluate(cfg: EvalConfig) -> dict:
             references.add("notes")
         else:
             midi_range = M.DEFAULT_MIDI_RANGE
-            references.add("source pitch track")
+            # Without notes nothing says which register is right: the contour is scored with
+            # the median transposition removed, and the transposition reported beside it.
+            references.add(SOURCE_CONTOUR)
             ref_track = M.pitch_track(signals["identity"], sr, midi_range)
         entry = {"source": str(pair.source), "target": str(pair.target), "scores": {}, "media": {}}
         for s in systems:
             y = signals[s]
             track = M.pitch_track(y, sr, midi_range)
             if file_notes:
-                pitch = M.pitch_accuracy_vs_notes(track, file_notes)
+                pitch, shift = M.pitch_accuracy_vs_notes(track, file_notes), float("nan")
             else:
-                pitch = M.pitch_accuracy_vs_track(track, ref_track)
+                pitch = M.pitch_accuracy_vs_track(track, ref_track, transposed=True)
+                shift = M.median_transposition(track, ref_track)
             lsd, lsd_gain_free = M.log_spectral_distances(y, truth, lsd_spec)
             entry["scores"][s] = {
                 "pitch_accuracy": pitch,
                 "target_share": clf.target_share(y, sr, tgt_dom),
                 "lsd_db": lsd,
                 "lsd_gain_free_db": lsd_gain_free,
+                "pitch_shift_st": shift,
             }
             audio_rel = f"media/{pair.slug}.{s}.wav"
             if not (
@@ -301,7 +308,7 @@ def evaluate(cfg: EvalConfig) -> dict:
             }
         files[pair.name] = entry
 
-    keys = ("pitch_accuracy", "target_share", "lsd_db", "lsd_gain_free_db")
+    keys = ("pitch_accuracy", "target_share", "lsd_db", "lsd_gain_free_db", "pitch_shift_st")
     means = {
         s: {k: _nan_mean([f["scores"][s][k] for f in files.values()]) for k in keys}
         for s in systems

@@ -163,16 +163,31 @@ def pitch_accuracy_vs_notes(
     return float(hit.sum() / n) if n else float("nan")
 
 
+def median_transposition(est: PitchTrack, ref: PitchTrack) -> float:
+    """Median of ``est`` - ``ref`` in semitones over the frames voiced in both (same frame grid,
+    the shorter sets the length); NaN when no frame is."""
+    n = min(est.midi.size, ref.midi.size)
+    diff = est.midi[:n] - ref.midi[:n]
+    diff = diff[np.isfinite(diff)]
+    return float(np.median(diff)) if diff.size else float("nan")
+
+
 def pitch_accuracy_vs_track(
-    est: PitchTrack, ref: PitchTrack, *, tolerance_cents: float = 50.0
+    est: PitchTrack, ref: PitchTrack, *, tolerance_cents: float = 50.0, transposed: bool = False
 ) -> float:
     """Share of the reference's voiced frames where ``est`` is voiced and within ``tolerance_cents``.
 
     Both tracks must come from `pitch_track` (same frame grid); the shorter one sets the length.
+    ``transposed``: first remove the `median_transposition` of ``est`` from ``ref``, so a
+    contour kept in another register counts as kept (a voice moved up an octave keeps its
+    intonation); the move itself is what `median_transposition` reports.
     Returns NaN when the reference has no voiced frame.
     """
     n = min(est.midi.size, ref.midi.size)
     ref_midi, est_midi = ref.midi[:n], est.midi[:n]
+    if transposed:
+        shift = median_transposition(est, ref)
+        est_midi = est_midi - (0.0 if np.isnan(shift) else shift)
     scored = np.isfinite(ref_midi)
     with np.errstate(invalid="ignore"):
         hit = scored & (np.abs(est_midi - ref_midi) * 100.0 <= tolerance_cents)

@@ -34,6 +34,7 @@ METRICS = (
     ("target_share", "target-style share ↑", "{:.3f}"),
     ("lsd_db", "LSD to truth, dB ↓", "{:.2f}"),
     ("lsd_gain_free_db", "LSD after best gain, dB ↓", "{:.2f}"),
+    ("pitch_shift_st", "pitch moved vs source, semitones", "{:+.1f}"),
 )
 SYSTEM_LABELS = {
     "identity": "identity (input)",

@@ -12,6 +12,7 @@ import torch
 
 from cyclegan_audio.checkpoint import META_KEY, make_meta
 from cyclegan_audio.cli.evaluate import main
+from cyclegan_audio.evaluation import SOURCE_CONTOUR
 from cyclegan_audio.networks import build_generator, tiny_config
 from cyclegan_audio.spec import tiny_spec
 from cyclegan_audio.synth import make_demo_dataset
@@ -87,8 +88,9 @@ def test_checkpoint_is_translated_and_source_pitch_used_without_notes(data, tmp_
             "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["pitch_reference"] == "source pitch track"
+    assert results["pitch_reference"] == SOURCE_CONTOUR
     assert results["mean"]["identity"]["pitch_accuracy"] == 1.0  # the source against itself
+    assert results["mean"]["identity"]["pitch_shift_st"] == 0.0
     for name in ("pair_000", "pair_001"):
         assert (out / "media" / f"{name}.model.wav").is_file()
     model = results["mean"]["model"]

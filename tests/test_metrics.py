@@ -40,6 +40,22 @@ def test_pitch_vs_source_track():
     assert M.pitch_accuracy_vs_track(tb, ta) < 0.05  # a whole tone apart
 
 
+def test_a_contour_kept_an_octave_up_counts_when_transposition_is_removed():
+    def melody(scale: float) -> np.ndarray:  # two notes, then the first again
+        return np.concatenate([harmonic_tone(f * scale, 0.5, SR) for f in (330.0, 440.0, 330.0)])
+
+    ta, up = M.pitch_track(melody(1.0), SR), M.pitch_track(melody(2.0), SR)
+    other = M.pitch_track(
+        np.concatenate([harmonic_tone(f, 0.5, SR) for f in (330.0, 494.0, 262.0)]), SR
+    )
+    assert M.median_transposition(up, ta) == pytest.approx(12.0, abs=0.1)
+    assert M.pitch_accuracy_vs_track(up, ta) < 0.05  # an octave apart, absolutely
+    assert M.pitch_accuracy_vs_track(up, ta, transposed=True) > 0.9  # the same contour
+    # another melody (moves 0, +2, -4 semitones against it) keeps its first note only
+    assert M.pitch_accuracy_vs_track(other, ta, transposed=True) < 0.5
+    assert np.isnan(M.median_transposition(M.PitchTrack(ta.times_s, ta.midi * np.nan), ta))
+
+
 def test_no_scored_frames_gives_nan():
     track = M.PitchTrack(np.array([0.5]), np.array([60.0]))
     assert np.isnan(M.pitch_accuracy_vs_notes(track, []))
