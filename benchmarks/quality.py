@@ -422,6 +422,20 @@ def rescore(rows: list[dict], n_val_tiles: int = 32) -> list[dict]:
     return out
 
 
+def recompose(rows: list[dict]) -> list[dict]:
+    """Re-scored rows (``parts_now``) with ``score_now`` composed by today's val_score.compose
+    from the same parts; the value they had is kept as ``score_previous``."""
+    from cyclegan_audio.val_score import compose
+
+    out = []
+    for r in rows:
+        if r.get("parts_now"):
+            now = compose(r["parts_now"])
+            parts = dict(r["parts_now"], score=now)
+            out.append(dict(r, score_now=now, parts_now=parts, score_previous=r["score_now"]))
+    return out
+
+
 def summarize(rows: list[dict], loudness: str = "domain") -> str:
     """Markdown: per config and set the mean over seeds of the model (last.ckpt and best.ckpt)."""
     from collections import defaultdict
@@ -517,13 +531,23 @@ def main(argv: list[str] | None = None) -> int:
         help="with --summary: re-score the kept epoch checkpoints with today's val score, "
         "write the rows to OUT (JSON lines) and print the every-epoch table",
     )
+    p.add_argument(
+        "--recompose",
+        type=Path,
+        metavar="OUT",
+        help="with --summary of re-scored rows: today's score composed from their saved parts "
+        "(no model runs; the previous score kept as score_previous), rows to OUT",
+    )
     args = p.parse_args(argv)
     if args.summary:
         rows = [json.loads(line) for line in args.summary.read_text().splitlines() if line.strip()]
-        if args.rescore:
-            rescored = rescore(rows)
-            args.rescore.write_text("".join(json.dumps(r) + "\n" for r in rescored))
+        if args.rescore or args.recompose:
+            rescored = rescore(rows) if args.rescore else recompose(rows)
+            out = args.rescore or args.recompose
+            out.write_text("".join(json.dumps(r) + "\n" for r in rescored))
             print("today's score\n" + epoch_summary(rescored, "score_now"))
+            if args.recompose:
+                print("\nthe previous score\n" + epoch_summary(rescored, "score_previous"))
             print("\nthe same parts, summed as before\n" + epoch_summary(rescored, "score_before"))
             print("\naveraged and raw weights\n" + ema_summary(rescored))
             return 0

@@ -316,9 +316,13 @@ def score(stats_a: dict[str, torch.Tensor], stats_b: dict[str, torch.Tensor]) ->
     ab, ba = _content(stats_a, stats_b), _content(stats_b, stats_a)
     for key in ab:
         out[key] = float(0.5 * (ab[key] + ba[key]))
-    guards = sum(guard(out[k]) for k in GUARDED if k in out)
-    total = 0.5 * (out["domain_ab"] + out["domain_ba"]) + out["cycle"] + guards
-    return {"score": total, **out}
+    return {"score": compose(out), **out}
+
+
+def compose(parts: dict[str, float]) -> float:
+    """The score from its parts (`score`'s dict, or one saved with a checkpoint)."""
+    guards = sum(guard(parts[k]) for k in GUARDED if k in parts)
+    return 0.5 * (parts["domain_ab"] + parts["domain_ba"]) + parts["cycle"] + guards
 
 
 def guard(term: float) -> float:
