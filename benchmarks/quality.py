@@ -102,6 +102,10 @@ CONFIGS: dict[str, dict] = {
     "log-256-ema": _config("cpu", ema_decay=0.999, spec=SPEC_LOG_256),
     # The register measured on the training tiles (--measure-register): voices.
     "log-256-reg": _config("cpu", spec=SPEC_LOG_256, run={"measure_register": True}),
+    # ... moving the harmonics only: the envelope (200 Hz smoothing) stays, as formants do.
+    "log-256-reg-env": _config(
+        "cpu", spec=SPEC_LOG_256, run={"measure_register": True}, register_envelope=200.0
+    ),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config(
         "cpu", ema_decay=0.999, freq_position=True, dilation_cycle=3, discriminator="patch+freq"

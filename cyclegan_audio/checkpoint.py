@@ -169,7 +169,8 @@ def load_translator(
         ) from None
     shift = ckpt.network.register_shift * (1 if direction == "AtoB" else -1)
     if shift:  # the register move the generator was trained behind (register.py)
-        g = torch.nn.Sequential(register.FrequencyWarp(ckpt.spec, shift), g)
+        env = ckpt.network.register_envelope
+        g = torch.nn.Sequential(register.FrequencyWarp(ckpt.spec, shift, env), g)
     return Translator(
         ckpt.spec,
         g.eval().to(device),

@@ -93,6 +93,14 @@ class NetworkConfig:
             "rows, a stretch of linear ones (register.py); 0 = off: instruments keep their notes"
         },
     )
+    register_envelope: float = field(
+        default=0.0,
+        metadata={
+            "help": "with --register-shift: keep the spectral envelope (smoothed over this many "
+            "Hz, more than the higher voice's pitch) where it is and move only the fine "
+            "structure, so a voice's formants stay while its pitch moves; 0 = move everything"
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.generator not in GENERATORS:
@@ -116,6 +124,7 @@ REFERENCE_OPTIONS: dict[str, Any] = {
     "discriminator": "patch",
     "generator": "resnet",
     "register_shift": 0.0,
+    "register_envelope": 0.0,
 }
 
 

@@ -30,10 +30,25 @@ from . import val_score as V
 from .spec import SpectrogramSpec
 
 
-def warp_matrix(spec: SpectrogramSpec, semitones: float) -> torch.Tensor:
-    """(n_freq, n_freq) float32 W with out_row = W @ in_rows: row k reads the input at
-    tile_freqs_hz[k] / 2^(semitones/12), linearly interpolated; a row whose source lies
-    outside the tile's rows has all-zero weights."""
+def envelope_smoother(spec: SpectrogramSpec, sigma_hz: float) -> np.ndarray:
+    """(n_freq, n_freq) float64 rows of a Gaussian over frequency (standard deviation
+    ``sigma_hz``), each summing to 1: the spectral envelope of a column of unit-scale rows.
+    Over linear Hz, not octaves, so that a voice's lowest harmonics (an octave apart) are
+    smoothed into the envelope like its highest: the width must exceed the pitch."""
+    f = S.tile_freqs_hz(spec).astype(np.float64)
+    d = (f[:, None] - f[None, :]) / sigma_hz
+    g = np.exp(-0.5 * d * d)
+    return g / g.sum(1, keepdims=True)
+
+
+def warp_matrix(spec: SpectrogramSpec, semitones: float, envelope_hz: float = 0.0) -> torch.Tensor:
+    """(n_freq, n_freq) float32 M for unit-scale rows (0 = silence), out = M @ in.
+
+    The move W: row k reads the input at tile_freqs_hz[k] / 2^(semitones/12), linearly
+    interpolated; a row whose source lies outside the tile's rows has all-zero weights
+    (silence). With ``envelope_hz`` > 0 only the fine structure moves and the spectral
+    envelope stays: M = W + E - E W, E = `envelope_smoother` (a voice's pitch moves up, its
+    formants do not)."""
     n = spec.n_freq
     src_hz = torch.as_tensor(S.tile_freqs_hz(spec), dtype=torch.float64) * 2.0 ** (-semitones / 12)
     with np.errstate(divide="ignore"):
@@ -45,6 +60,9 @@ def warp_matrix(spec: SpectrogramSpec, semitones: float) -> torch.Tensor:
     frac = pos[rows] - lo
     w[rows, lo] = 1.0 - frac
     w[rows, lo + 1] = frac
+    if envelope_hz > 0:
+        e = envelope_smoother(spec, envelope_hz)
+        w = w + e - e @ w
     return torch.from_numpy(w).float()
 
 
@@ -54,24 +72,28 @@ class FrequencyWarp(nn.Module):
     The matrix is a non-persistent buffer: it is rebuilt from the spec and the network
     config, so checkpoints hold no extra tensors."""
 
-    def __init__(self, spec: SpectrogramSpec, semitones: float):
+    def __init__(self, spec: SpectrogramSpec, semitones: float, envelope_hz: float = 0.0):
         super().__init__()
-        self.semitones = float(semitones)
-        w = warp_matrix(spec, semitones)
+        self.semitones, self.envelope_hz = float(semitones), float(envelope_hz)
+        w = warp_matrix(spec, semitones, envelope_hz)
         self.register_buffer("weight", w, persistent=False)
-        self.register_buffer("fill", 1.0 - w.sum(1), persistent=False)  # share of silence
+        # On the model's [-1, 1] scale: 2 M (x + 1) / 2 - 1 = M x - (1 - M 1).
+        self.register_buffer("fill", 1.0 - w.sum(1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w, fill = self.weight.to(x.dtype), self.fill.to(x.dtype)
-        return torch.einsum("kf,bcft->bckt", w, x) - fill[:, None]
+        y = torch.einsum("kf,bcft->bckt", w, x) - fill[:, None]
+        return y.clamp(-1.0, 1.0) if self.envelope_hz else y
 
     def extra_repr(self) -> str:
-        return f"semitones={self.semitones:+g}"
+        return f"semitones={self.semitones:+g}, envelope_hz={self.envelope_hz:g}"
 
 
-def warp_or_identity(spec: SpectrogramSpec, semitones: float) -> nn.Module:
+def warp_or_identity(
+    spec: SpectrogramSpec, semitones: float, envelope_hz: float = 0.0
+) -> nn.Module:
     """`FrequencyWarp`, or `nn.Identity` when ``semitones`` is 0 (the reference networks)."""
-    return FrequencyWarp(spec, semitones) if semitones else nn.Identity()
+    return FrequencyWarp(spec, semitones, envelope_hz) if semitones else nn.Identity()
 
 
 def median_pitch_hz(tiles: torch.Tensor, spec: SpectrogramSpec) -> tuple[float, float]:

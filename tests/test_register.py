@@ -85,6 +85,31 @@ def test_a_tone_comes_out_an_octave_higher_through_tiles_and_griffin_lim():
         assert abs(peak_hz - 250.0) > 3 * bin_hz
 
 
+def test_keeping_the_envelope_moves_the_harmonics_and_leaves_the_formant():
+    """A 100 Hz voice under one formant at 1 kHz, an octave up: without the envelope option
+    the formant goes to 2 kHz with the harmonics; keeping the envelope (200 Hz smoothing)
+    leaves it within a quarter octave of 1 kHz."""
+    sr, f = FINE.sample_rate, S.tile_freqs_hz(FINE)
+    t = np.arange(int(1.2 * sr)) / sr
+    y = sum(
+        np.sin(2 * np.pi * 100 * k * t)
+        * (0.2 + np.exp(-0.5 * (np.log2(100 * k / 1000) / 0.3) ** 2))
+        for k in range(1, 40)
+        if 100 * k < sr / 2
+    )
+    x = S.unit_to_model(S.audio_to_unit(0.05 * y.astype(np.float32), FINE)[:, :64])[None, None]
+    smooth = torch.from_numpy(R.envelope_smoother(FINE, 200.0)).float()
+
+    def formant_hz(tile):
+        return f[int(torch.argmax(smooth @ ((tile[0, 0].mean(-1) + 1) / 2)))]
+
+    moved, kept = R.FrequencyWarp(FINE, 12.0)(x), R.FrequencyWarp(FINE, 12.0, 200.0)(x)
+    assert formant_hz(x) == pytest.approx(1000, rel=0.1)
+    assert formant_hz(moved) == pytest.approx(2000, rel=0.1)
+    assert abs(np.log2(formant_hz(kept) / 1000)) < 0.25
+    assert float(kept.min()) >= -1 and float(kept.max()) <= 1
+
+
 def _tiles(f0_hz: float, spec, n: int = 4) -> torch.Tensor:
     y = harmonic_tone(f0_hz, n * spec.tile_samples / spec.sample_rate + 0.1, spec.sample_rate, 8)
     unit = S.audio_to_unit(y, spec)[:, : n * spec.tile_frames]
@@ -121,7 +146,7 @@ def test_register_shift_trains_checkpoints_and_translates_behind_the_warp(tmp_pa
     shift = training_register(dm, say=lambda *_: None)
     assert shift == pytest.approx(12.0, abs=0.5)
 
-    net = tiny_config(register_shift=shift)
+    net = tiny_config(register_shift=shift, register_envelope=200.0)
     model = CycleGan(dm.spec, net, TrainConfig(pool_size=4))
     plain = CycleGan(dm.spec, tiny_config(), TrainConfig(pool_size=4))
     assert model.state_dict().keys() == plain.state_dict().keys()  # the warp holds no state
@@ -142,7 +167,8 @@ def test_register_shift_trains_checkpoints_and_translates_behind_the_warp(tmp_pa
 
 
 def test_old_checkpoints_and_unmeasurable_tiles(tmp_path):
-    assert NetworkConfig.from_dict({"ngf": 4}).register_shift == 0.0  # before the option
+    old = NetworkConfig.from_dict({"ngf": 4})  # a checkpoint written before the options
+    assert old.register_shift == 0.0 and old.register_envelope == 0.0
     root = tmp_path / "wav"
     from cyclegan_audio import audio
 
