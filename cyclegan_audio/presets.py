@@ -1,10 +1,11 @@
 """Named recipes: a spectrogram spec, network sizes and a schedule that belong together.
 
 ``cpu``: the small recipe measured on a 2-core CPU (11,025 Hz, 128x128 tiles of ~1 s, ngf 8,
-3 blocks, 10 + 10 epochs). ``gpu``: the design's 512x512 tiles with the reference-sized
+3 blocks, 10 + 10 epochs). ``cpu-voice``: the same networks on 22,050 Hz tiles of 256
+log-frequency rows, with the measured register move (voices). ``gpu``: the design's 512x512 tiles with the reference-sized
 networks. Each preset is a dict of keyword overrides per config class; `prepare --preset`
-applies its ``spec`` part, `train --preset` its ``net`` and ``train`` parts (flags given
-explicitly still win).
+applies its ``spec`` part, `train --preset` its ``net``, ``train`` and ``run`` parts (flags
+given explicitly still win).
 """
 
 from __future__ import annotations
@@ -18,6 +19,24 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "net": {"ngf": 8, "ndf": 8, "n_blocks": 3},
         "train": {"n_epochs": 10, "n_epochs_decay": 10},
     },
+    # The cpu recipe for voices: 256 log-frequency rows over the full band (an octave is a
+    # shift of ~30 rows), and the register moved before each generator by the semitones
+    # measured between the domains, the spectral envelope kept (docs/quality.md, "Moving a
+    # voice's register"). "run" holds train options outside the network and schedule.
+    "cpu-voice": {
+        "spec": {
+            "sample_rate": 22050,
+            "n_fft": 1022,
+            "hop_length": 172,
+            "tile_frames": 128,
+            "freq_scale": "log",
+            "n_bins": 256,
+            "fmin_hz": 32.7,
+        },
+        "net": {"ngf": 8, "ndf": 8, "n_blocks": 3, "register_envelope": 200.0},
+        "train": {"n_epochs": 10, "n_epochs_decay": 10},
+        "run": {"measure_register": True},
+    },  # fmt: skip
     "gpu": {"spec": {}, "net": {}, "train": {}},
 }
 

@@ -92,7 +92,8 @@ class RunConfig:
         metadata={
             "help": "set --register-shift from the training tiles: the semitones between the "
             "two domains' median pitches (voices; needs tiles that resolve the lower voice's "
-            "harmonics, e.g. log-frequency ones); ignored on resume"
+            "harmonics, e.g. log-frequency ones); ignored on resume",
+            "negatable": True,
         },
     )
     keep_epochs: bool = field(

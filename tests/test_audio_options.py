@@ -174,6 +174,19 @@ def test_cpu_preset_is_the_measured_small_recipe():
         preset("tpu")
 
 
+def test_cpu_voice_preset_moves_the_register_on_log_tiles():
+    from cyclegan_audio.cli import train as train_cli
+
+    p = preset("cpu-voice")
+    spec = SpectrogramSpec(**p["spec"])
+    assert spec.freq_scale == "log" and spec.tile_shape == (256, 128)
+    cfg = train_cli.parse(["--preset", "cpu-voice"])
+    assert cfg.measure_register and cfg.net.register_envelope == 200.0
+    assert (cfg.net.ngf, cfg.net.n_blocks, cfg.train.n_epochs) == (8, 3, 10)
+    assert not train_cli.parse(["--preset", "cpu"]).measure_register
+    assert not train_cli.parse(["--preset", "cpu-voice", "--no-measure-register"]).measure_register
+
+
 def test_presets_fill_what_the_command_line_leaves_open(tmp_path: Path):
     from cyclegan_audio.cli import train as train_cli
     from cyclegan_audio.cli.prepare import main as prepare_main

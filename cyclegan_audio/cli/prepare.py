@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=tuple(PRESETS),
         default=None,
         help="spec of a measured recipe: cpu = 11,025 Hz, n_fft 254, hop 86, 128x128 tiles of "
-        "~1 s (train with --preset cpu); gpu = the defaults. Spec flags written still win",
+        "~1 s (train with --preset cpu); cpu-voice = 22,050 Hz, n_fft 1022, hop 172, 256 "
+        "log-frequency rows from 32.7 Hz x 128 frames (voices; train with --preset "
+        "cpu-voice); gpu = the defaults. Spec flags written still win",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p

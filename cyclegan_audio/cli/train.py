@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=tuple(PRESETS),
         default=None,
         help="network sizes and schedule of a measured recipe (cpu: ngf/ndf 8, 3 blocks, "
-        "10 + 10 epochs, for tiles from `prepare --preset cpu`; gpu: the defaults); "
-        "flags written on the command line still win",
+        "10 + 10 epochs, for tiles from `prepare --preset cpu`; cpu-voice: the same with "
+        "--measure-register --register-envelope 200, for `prepare --preset cpu-voice`; gpu: "
+        "the defaults); flags written on the command line still win",
     )
     run = p.add_argument_group("run")
     add_fields(run, RunConfig, skip=("data", *MONITORING))
@@ -69,7 +70,7 @@ def parse(argv: list[str] | None) -> RunConfig:
     written = written_dests(build_parser(), argv)
     if a.preset:  # the preset's values, except where a flag was written
         chosen = preset(a.preset)
-        for name, value in {**chosen["net"], **chosen["train"]}.items():
+        for name, value in {**chosen["net"], **chosen["train"], **chosen.get("run", {})}.items():
             if name not in written:
                 setattr(a, name, value)
                 written.add(name)
