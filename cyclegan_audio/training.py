@@ -92,7 +92,8 @@ class RunConfig:
         metadata={
             "help": "set --register-shift from the training tiles: the semitones between the "
             "two domains' median pitches (voices; needs tiles that resolve the lower voice's "
-            "harmonics, e.g. log-frequency ones); ignored on resume",
+            "harmonics, e.g. log-frequency ones); a --register-shift written wins; ignored on "
+            "resume",
             "negatable": True,
         },
     )
@@ -333,7 +334,7 @@ def run_training(cfg: RunConfig, extra_callbacks: tuple[pl.Callback, ...] = ()) 
     if resuming:
         raw, net, ckpt_train = _resume_state(cfg, dm)
         train, changes = resumed_train_config(cfg, net, ckpt_train)
-    elif cfg.measure_register:
+    elif cfg.measure_register and "net.register_shift" not in given_fields(cfg):  # written wins
         net = dataclasses.replace(net, register_shift=training_register(dm, say))
     pl.seed_everything(train.seed, workers=True, verbose=False)
     dm.seed = train.seed

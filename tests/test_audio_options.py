@@ -185,6 +185,8 @@ def test_cpu_voice_preset_moves_the_register_on_log_tiles():
     assert (cfg.net.ngf, cfg.net.n_blocks, cfg.train.n_epochs) == (8, 3, 10)
     assert not train_cli.parse(["--preset", "cpu"]).measure_register
     assert not train_cli.parse(["--preset", "cpu-voice", "--no-measure-register"]).measure_register
+    written = train_cli.parse(["--preset", "cpu-voice", "--register-shift", "5"])
+    assert written.net.register_shift == 5.0 and "net.register_shift" in written.given
 
 
 def test_presets_fill_what_the_command_line_leaves_open(tmp_path: Path):

@@ -182,3 +182,29 @@ def test_old_checkpoints_and_unmeasurable_tiles(tmp_path):
     dm = TileDataModule(data, batch_size=1, num_workers=0, n_val_tiles=2)
     with pytest.raises(TrainingError, match="cannot measure the register"):
         training_register(dm)
+
+
+def test_measure_register_from_the_library_and_a_given_shift_wins(tmp_path):
+    """RunConfig without `given` (library callers, the benchmark) measures; a register_shift
+    set away from its default is the caller's and is kept."""
+    from cyclegan_audio import audio
+    from cyclegan_audio.training import RunConfig, run_training
+
+    root = tmp_path / "wav"
+    for domain, f0 in (("A", 150.0), ("B", 300.0)):
+        for i in range(2):
+            y = harmonic_tone(f0 * (1 + i / 20), 2.1, 16000, n_harm=8)
+            audio.save(root / domain / f"{domain}{i}.wav", y, 16000)
+    data = tmp_path / "prepared"
+    argv = [str(root / "A"), str(root / "B"), "--out", str(data), "--workers", "1", "--quiet"]
+    assert prepare.main([*argv, *FINE_FLAGS]) == 0
+    for shift, want in ((0.0, 12.0), (5.0, 5.0)):
+        cfg = RunConfig(
+            data=data, net=tiny_config(register_shift=shift), train=TrainConfig(pool_size=4),
+            max_epochs=1, max_steps=1, logger="none", checkpoint_dir=tmp_path / "runs",
+            run_name=f"s{shift:g}", num_workers=0, progress_bar=False, n_val_tiles=2,
+            measure_register=True,
+        )  # fmt: skip
+        result = run_training(cfg)
+        net = load_translator(result.run_dir / "last.ckpt").generator[0]
+        assert net.semitones == pytest.approx(want, abs=0.5)
