@@ -167,10 +167,9 @@ def load_translator(
         raise CheckpointError(
             f"{path}: generator weights do not match its network config ({exc})"
         ) from None
-    shift = ckpt.network.register_shift * (1 if direction == "AtoB" else -1)
-    if shift:  # the register move the generator was trained behind (register.py)
-        env = ckpt.network.register_envelope
-        g = torch.nn.Sequential(register.FrequencyWarp(ckpt.spec, shift, env), g)
+    warp = register.direction_warp(ckpt.spec, ckpt.network, direction)
+    if not isinstance(warp, torch.nn.Identity):  # the move the generator was trained behind
+        g = torch.nn.Sequential(warp, g)
     return Translator(
         ckpt.spec,
         g.eval().to(device),

@@ -120,9 +120,8 @@ class CycleGan(pl.LightningModule):
         self.g_ab = build_generator(self.net_cfg, self.spec.n_freq)
         self.g_ba = build_generator(self.net_cfg, self.spec.n_freq)
         # Register moves before each generator (nn.Identity when off): no weights, no state.
-        shift, env = self.net_cfg.register_shift, self.net_cfg.register_envelope
-        self.warp_ab = register.warp_or_identity(self.spec, shift, env)
-        self.warp_ba = register.warp_or_identity(self.spec, -shift, env)
+        self.warp_ab = register.direction_warp(self.spec, self.net_cfg, "AtoB")
+        self.warp_ba = register.direction_warp(self.spec, self.net_cfg, "BtoA")
         self.d_a = build_discriminator(self.net_cfg, self.spec.n_freq)
         self.d_b = build_discriminator(self.net_cfg, self.spec.n_freq)
         # Averaged generators (before compile: a plain copy); None when ema_decay is 0.

@@ -15,6 +15,7 @@ from torch import nn
 from .errors import TrainingError
 
 DISCRIMINATORS = ("patch", "patch+freq")
+MAX_REGISTER_SHIFT = 36  # semitones: three octaves
 GENERATORS = ("resnet", "212d")
 
 
@@ -105,6 +106,13 @@ class NetworkConfig:
     def __post_init__(self) -> None:
         if self.generator not in GENERATORS:
             raise TrainingError(f"unknown generator {self.generator!r}; use one of {GENERATORS}")
+        if not abs(self.register_shift) <= MAX_REGISTER_SHIFT:
+            raise TrainingError(
+                f"--register-shift {self.register_shift:g}: at most {MAX_REGISTER_SHIFT} "
+                "semitones either way (a larger move leaves little of any tile)"
+            )
+        if not self.register_envelope >= 0:
+            raise TrainingError(f"--register-envelope {self.register_envelope:g}: Hz, 0 or more")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -89,11 +89,12 @@ class FrequencyWarp(nn.Module):
         return f"semitones={self.semitones:+g}, envelope_hz={self.envelope_hz:g}"
 
 
-def warp_or_identity(
-    spec: SpectrogramSpec, semitones: float, envelope_hz: float = 0.0
-) -> nn.Module:
-    """`FrequencyWarp`, or `nn.Identity` when ``semitones`` is 0 (the reference networks)."""
-    return FrequencyWarp(spec, semitones, envelope_hz) if semitones else nn.Identity()
+def direction_warp(spec: SpectrogramSpec, net, direction: str) -> nn.Module:
+    """The move before the ``direction`` ("AtoB" or "BtoA") generator of a network config
+    (``net.register_shift``, ``net.register_envelope``): +shift before A -> B, -shift before
+    B -> A; `nn.Identity` when the shift is 0 (the reference networks)."""
+    shift = net.register_shift if direction == "AtoB" else -net.register_shift
+    return FrequencyWarp(spec, shift, net.register_envelope) if shift else nn.Identity()
 
 
 def median_pitch_hz(tiles: torch.Tensor, spec: SpectrogramSpec) -> tuple[float, float]:

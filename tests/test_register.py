@@ -66,7 +66,17 @@ def test_rows_without_a_source_are_silence_and_the_way_back_restores_the_middle(
     # two interpolations of a shift by a fractional row: a two-row blur, not the same tile
     blur = (x[:, :, mid] - back[:, :, mid]).abs().mean()
     assert float(blur) < 0.5 * float((x[:, :, mid] - x[:, :, mid].roll(1, 2)).abs().mean())
-    assert isinstance(R.warp_or_identity(LOG, 0.0), nn.Identity)
+    assert isinstance(R.direction_warp(LOG, tiny_config(), "AtoB"), nn.Identity)
+    net = tiny_config(register_shift=12.0, register_envelope=200.0)
+    ab, ba = (R.direction_warp(LOG, net, d) for d in ("AtoB", "BtoA"))
+    assert (ab.semitones, ba.semitones, ba.envelope_hz) == (12.0, -12.0, 200.0)
+
+
+def test_register_options_refuse_what_cannot_work():
+    with pytest.raises(TrainingError, match="at most 36 semitones"):
+        tiny_config(register_shift=48.0)
+    with pytest.raises(TrainingError, match="0 or more"):
+        tiny_config(register_envelope=-1.0)
 
 
 def test_a_tone_comes_out_an_octave_higher_through_tiles_and_griffin_lim():
@@ -131,17 +141,23 @@ def test_measure_register_refuses_what_it_cannot_measure():
         R.measure_register(_tiles(150.0, LOG), _tiles(200.0, LOG), LOG)
 
 
-def test_register_shift_trains_checkpoints_and_translates_behind_the_warp(tmp_path):
-    root = tmp_path / "wav"
+def _prepared_octave_apart(tmp_path, n: int):
+    """Prepared FINE tiles of n tones near 150 Hz (A) and n near 300 Hz (B)."""
     from cyclegan_audio import audio
 
+    root = tmp_path / "wav"
     for domain, f0 in (("A", 150.0), ("B", 300.0)):
-        for i in range(3):
+        for i in range(n):
             y = harmonic_tone(f0 * (1 + i / 20), 2.1, 16000, n_harm=8)
             audio.save(root / domain / f"{domain}{i}.wav", y, 16000)
     data = tmp_path / "prepared"
     argv = [str(root / "A"), str(root / "B"), "--out", str(data), "--workers", "1", "--quiet"]
     assert prepare.main([*argv, *FINE_FLAGS]) == 0
+    return data
+
+
+def test_register_shift_trains_checkpoints_and_translates_behind_the_warp(tmp_path):
+    data = _prepared_octave_apart(tmp_path, n=3)
     dm = TileDataModule(data, batch_size=2, num_workers=0, n_val_tiles=2)
     shift = training_register(dm, say=lambda *_: None)
     assert shift == pytest.approx(12.0, abs=0.5)
@@ -187,17 +203,9 @@ def test_old_checkpoints_and_unmeasurable_tiles(tmp_path):
 def test_measure_register_from_the_library_and_a_given_shift_wins(tmp_path):
     """RunConfig without `given` (library callers, the benchmark) measures; a register_shift
     set away from its default is the caller's and is kept."""
-    from cyclegan_audio import audio
     from cyclegan_audio.training import RunConfig, run_training
 
-    root = tmp_path / "wav"
-    for domain, f0 in (("A", 150.0), ("B", 300.0)):
-        for i in range(2):
-            y = harmonic_tone(f0 * (1 + i / 20), 2.1, 16000, n_harm=8)
-            audio.save(root / domain / f"{domain}{i}.wav", y, 16000)
-    data = tmp_path / "prepared"
-    argv = [str(root / "A"), str(root / "B"), "--out", str(data), "--workers", "1", "--quiet"]
-    assert prepare.main([*argv, *FINE_FLAGS]) == 0
+    data = _prepared_octave_apart(tmp_path, n=2)
     for shift, want in ((0.0, 12.0), (5.0, 5.0)):
         cfg = RunConfig(
             data=data, net=tiny_config(register_shift=shift), train=TrainConfig(pool_size=4),
