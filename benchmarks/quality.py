@@ -57,16 +57,19 @@ from cyclegan_audio.training import RunConfig, run_training  # noqa: E402
 
 
 def _config(
-    base: str, ema_decay: float = 0.0, spec: dict | None = None, run: dict | None = None, **net
+    base: str, ema_decay: float = 0.0, spec: dict | None = None, run: dict | None = None,
+    train: dict | None = None, **net,
 ) -> dict:
     """A preset with the audio-aware options pinned: the reference's, overridden by ``net``
     (the library's defaults may change; a config's meaning must not); ``run``: RunConfig
-    fields (e.g. measure_register)."""
+    fields (e.g. measure_register); ``train``: TrainConfig fields."""
     c = preset(base)
     c["run"] = dict(run or {})
     c["spec"].update(spec or {})
     c["net"].update({**REFERENCE_OPTIONS, **net})
     c["train"]["ema_decay"] = ema_decay  # pinned: the library default may change
+    c["train"]["cycle_noise_db"] = 0.0
+    c["train"].update(train or {})
     return c
 
 
@@ -106,6 +109,18 @@ CONFIGS: dict[str, dict] = {
     "log-256-reg-env": _config(
         "cpu", spec=SPEC_LOG_256, run={"measure_register": True}, register_envelope=200.0
     ),
+    # the cycle reconstructs through a noise floor 60 dB below each tile's peak
+    "cyclenoise60": _config("cpu", train={"cycle_noise_db": 60.0}),
+    "cyclenoise70": _config("cpu", train={"cycle_noise_db": 70.0}),
+    "log-256-reg-env-cn60": _config(
+        "cpu", spec=SPEC_LOG_256, run={"measure_register": True}, register_envelope=200.0,
+        train={"cycle_noise_db": 60.0},
+    ),
+    # the cpu-voice preset with the audio-aware network options
+    "log-256-reg-env-audio": _config(
+        "cpu", spec=SPEC_LOG_256, run={"measure_register": True}, register_envelope=200.0,
+        **AUDIO,
+    ),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config(
         "cpu", ema_decay=0.999, freq_position=True, dilation_cycle=3, discriminator="patch+freq"
@@ -114,6 +129,11 @@ CONFIGS: dict[str, dict] = {
 
 
 def _git_commit() -> str:
+    """The code's commit (``+dirty`` with uncommitted edits). A copy of the code outside the
+    repository (a snapshot a long run reads while the checkout moves on) has no git: it
+    names its commit in ``QUALITY_COMMIT``, else the row says "?"."""
+    if os.environ.get("QUALITY_COMMIT"):
+        return os.environ["QUALITY_COMMIT"]
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,

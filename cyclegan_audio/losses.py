@@ -5,6 +5,8 @@ Shapes: discriminator outputs (B, 1, F', T'); tiles (B, 1, F, T) on the [-1, 1] 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -39,3 +41,32 @@ def discriminator_loss(
 def l1(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean absolute error (cycle and identity losses), in fp32."""
     return F.l1_loss(x.float(), target.float())
+
+
+_DB_PER_NEPER_POWER = 10.0 / math.log(10.0)  # 10*log10(p) = this * ln(p)
+
+
+def under_noise_floor(
+    x: torch.Tensor, below_peak_db: float, db_floor: float, db_ceiling: float
+) -> torch.Tensor:
+    """Tiles (B, 1, F, T) on the [-1, 1] scale (``db_floor`` .. ``db_ceiling`` dB) heard
+    through random noise ``below_peak_db`` below each tile's loudest pixel.
+
+    The noise is what a complex Gaussian noise floor adds in power: its power per pixel is
+    exponentially distributed around the floor's, and it adds to the tile's power, so a
+    pixel well above the floor is unchanged (gradient 1) and one well below it becomes
+    noise (gradient ~0). CycleGAN's cycle loss rewards a generator that hides the source's
+    details in a faint signal its partner reads back (Chu et al. 2017, "CycleGAN, a Master
+    of Steganography"; the defence of adding noise before the reverse generator: Bashkirova
+    et al. 2019). In a spectrogram that faint signal is the decay tail a sustained source
+    leaves in a struck target, or noise between the harmonics: quiet, yet above the
+    floor a listener and the LSD hear. Reconstructing from the noisy translation takes
+    that channel away.
+    """
+    rng = db_ceiling - db_floor
+    db = db_floor + (x.float() + 1.0) * (0.5 * rng)
+    noise_db = db.detach().amax(dim=(-2, -1), keepdim=True) - below_peak_db
+    draw = torch.empty_like(db).exponential_().clamp_min(1e-12)
+    log_p = torch.logaddexp(db / _DB_PER_NEPER_POWER, noise_db / _DB_PER_NEPER_POWER + draw.log())
+    out_db = (log_p * _DB_PER_NEPER_POWER).clamp(db_floor, db_ceiling)
+    return ((out_db - db_floor) / rng * 2.0 - 1.0).to(x.dtype)

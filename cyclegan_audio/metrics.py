@@ -44,6 +44,25 @@ def _lsd_at_gains(y_est, y_ref, spec: SpectrogramSpec, top_db: float):
     return lsd
 
 
+def spectral_error_db(
+    y_est, y_ref, spec: SpectrogramSpec, *, top_db: float = 80.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where `log_spectral_distance`'s error sits: ``(diff, freqs_hz, times_s)`` with
+    ``diff`` (F, T) the estimate's dB minus the reference's, both floored ``top_db`` below
+    the reference's peak exactly as the LSD floors them (so ``sqrt(mean(diff**2, axis=0))``
+    averaged over frames is the LSD); ``times_s`` are the frames' centres."""
+    a = torch.as_tensor(np.asarray(y_est, dtype=np.float32))
+    b = torch.as_tensor(np.asarray(y_ref, dtype=np.float32))
+    n = min(a.shape[-1], b.shape[-1])
+    ma, mb = S.magnitude(a[..., :n], spec), S.magnitude(b[..., :n], spec)
+    floor_db = 20.0 * torch.log10(mb.max().clamp_min(1e-10)) - top_db
+    da = torch.clamp_min(20.0 * torch.log10(ma.clamp_min(1e-20)), floor_db)
+    db = torch.clamp_min(20.0 * torch.log10(mb.clamp_min(1e-20)), floor_db)
+    diff = (da - db).numpy().astype(np.float64)
+    times = np.arange(diff.shape[-1]) * spec.hop_length / spec.sample_rate
+    return diff, S.stft_freqs_hz(spec), times
+
+
 def log_spectral_distance(y_est, y_ref, spec: SpectrogramSpec, *, top_db: float = 80.0) -> float:
     """Log-spectral distance in dB between two signals (same rate as ``spec``).
 

@@ -46,6 +46,14 @@ class TrainConfig:
     lambda_identity: float = field(
         default=0.5, metadata={"help": "identity weight as a fraction of --lambda-cycle"}
     )
+    cycle_noise_db: float = field(
+        default=0.0,
+        metadata={
+            "help": "the cycle reconstructs from each translation heard through random noise "
+            "this many dB below the tile's peak, so the generators cannot hide the source in "
+            "faint sound (losses.under_noise_floor); 0 = off"
+        },
+    )
     pool_size: int = field(
         default=50, metadata={"help": "past fakes the discriminators also see; 0 = off"}
     )
@@ -73,6 +81,10 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
+        if self.cycle_noise_db < 0:
+            raise TrainingError(
+                f"cycle_noise_db must be positive dB below the peak (0 = off), got {self.cycle_noise_db}"
+            )
         if not 0.0 <= self.ema_decay < 1.0:
             raise TrainingError(f"ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
 
@@ -209,6 +221,14 @@ class CycleGan(pl.LightningModule):
     def translate_ba(self, x: torch.Tensor) -> torch.Tensor:
         return self.g_ba(self.warp_ba(x))
 
+    def heard(self, fake: torch.Tensor) -> torch.Tensor:
+        """The translation the cycle reconstructs from: through the noise floor when
+        ``cycle_noise_db`` is set (`losses.under_noise_floor`), else as it is."""
+        if self.cfg.cycle_noise_db <= 0:
+            return fake
+        s = self.spec
+        return losses.under_noise_floor(fake, self.cfg.cycle_noise_db, s.db_floor, s.db_ceiling)
+
     def generator_loss(
         self, real_a: torch.Tensor, real_b: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
@@ -216,9 +236,9 @@ class CycleGan(pl.LightningModule):
         c = self.cfg
         ab, ba = self.translate_ab, self.translate_ba
         fake_b = ab(real_a)
-        rec_a = ba(fake_b)
+        rec_a = ba(self.heard(fake_b))
         fake_a = ba(real_b)
-        rec_b = ab(fake_a)
+        rec_b = ab(self.heard(fake_a))
         terms = {
             "loss/g_ab_gan": losses.gan_loss(self.d_b(fake_b), True, c.gan_mode),
             "loss/g_ba_gan": losses.gan_loss(self.d_a(fake_a), True, c.gan_mode),
