@@ -63,7 +63,8 @@ def anatomy(diff: np.ndarray, freqs: np.ndarray, times: np.ndarray, notes=None) 
         if rows.any():
             d = diff[rows]
             out[_band_label(lo, hi)] = {
-                "lsd": float(np.sqrt((d**2).mean(0)).mean()), "bias": float(d.mean())
+                "lsd": float(np.sqrt((d**2).mean(0)).mean()),
+                "bias": float(d.mean()),
             }
     if notes is not None:
         low = diff[freqs < LOW_BAND_HZ]
@@ -74,7 +75,8 @@ def anatomy(diff: np.ndarray, freqs: np.ndarray, times: np.ndarray, notes=None) 
             if frames.any():
                 d = low[:, frames]
                 out["<2k " + label] = {
-                    "lsd": float(np.sqrt((d**2).mean(0)).mean()), "bias": float(d.mean())
+                    "lsd": float(np.sqrt((d**2).mean(0)).mean()),
+                    "bias": float(d.mean()),
                 }
     return out
 
@@ -91,7 +93,8 @@ def folder_anatomy(set_dir: Path, folder: Path, notes: dict | None) -> dict:
         per_clip.append(anatomy(diff, freqs, times, clip_notes))
     cells = {k: [c[k] for c in per_clip if k in c] for k in per_clip[0]}
     return {
-        k: {m: float(np.mean([v[m] for v in vs])) for m in ("lsd", "bias")} for k, vs in cells.items()
+        k: {m: float(np.mean([v[m] for v in vs])) for m in ("lsd", "bias")}
+        for k, vs in cells.items()
     }
 
 

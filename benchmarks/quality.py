@@ -57,8 +57,12 @@ from cyclegan_audio.training import RunConfig, run_training  # noqa: E402
 
 
 def _config(
-    base: str, ema_decay: float = 0.0, spec: dict | None = None, run: dict | None = None,
-    train: dict | None = None, **net,
+    base: str,
+    ema_decay: float = 0.0,
+    spec: dict | None = None,
+    run: dict | None = None,
+    train: dict | None = None,
+    **net,
 ) -> dict:
     """A preset with the audio-aware options pinned: the reference's, overridden by ``net``
     (the library's defaults may change; a config's meaning must not); ``run``: RunConfig
@@ -113,12 +117,18 @@ CONFIGS: dict[str, dict] = {
     "cyclenoise60": _config("cpu", train={"cycle_noise_db": 60.0}),
     "cyclenoise70": _config("cpu", train={"cycle_noise_db": 70.0}),
     "log-256-reg-env-cn60": _config(
-        "cpu", spec=SPEC_LOG_256, run={"measure_register": True}, register_envelope=200.0,
+        "cpu",
+        spec=SPEC_LOG_256,
+        run={"measure_register": True},
+        register_envelope=200.0,
         train={"cycle_noise_db": 60.0},
     ),
     # the cpu-voice preset with the audio-aware network options
     "log-256-reg-env-audio": _config(
-        "cpu", spec=SPEC_LOG_256, run={"measure_register": True}, register_envelope=200.0,
+        "cpu",
+        spec=SPEC_LOG_256,
+        run={"measure_register": True},
+        register_envelope=200.0,
         **AUDIO,
     ),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),

@@ -74,9 +74,7 @@ def test_training_reconstructs_from_the_noisy_translation(tmp_path, monkeypatch)
     model = CycleGan(dm.spec, tiny_config(), TrainConfig(pool_size=4, cycle_noise_db=50.0))
     seen = []
     real = losses.under_noise_floor
-    monkeypatch.setattr(
-        losses, "under_noise_floor", lambda x, *a: seen.append(a) or real(x, *a)
-    )
+    monkeypatch.setattr(losses, "under_noise_floor", lambda x, *a: seen.append(a) or real(x, *a))
     fast_dev_fit(model, dm, tmp_path)
     # both cycles per generator step, with the spec's own dB scale
     assert seen and all(a == (50.0, dm.spec.db_floor, dm.spec.db_ceiling) for a in seen)
