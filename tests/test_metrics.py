@@ -72,6 +72,19 @@ def test_log_spectral_distance_known_answers():
     assert M.log_spectral_distance(sine(1000.0, 1.0, SR), y, spec) > 10.0  # different notes
 
 
+def test_spectral_error_map_is_where_the_lsd_comes_from():
+    spec = SpectrogramSpec(sample_rate=SR)
+    noise = np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1
+    diff, freqs, times = M.spectral_error_db(0.5 * noise, noise, spec)
+    assert diff.shape == (len(freqs), len(times)) and freqs[-1] == SR / 2
+    assert np.allclose(diff, -6.02, atol=0.01)  # halved everywhere: -6.02 dB in every cell
+    assert times[1] - times[0] == pytest.approx(spec.hop_length / SR)
+    y, ref = sine(440.0, 1.0, SR), harmonic_tone(220.0, 1.0, SR)
+    diff, _, _ = M.spectral_error_db(y, ref, spec)
+    lsd = float(np.sqrt((diff**2).mean(0)).mean())
+    assert lsd == pytest.approx(M.log_spectral_distance(y, ref, spec), rel=1e-5)
+
+
 def _domain(kind: str, i: int) -> np.ndarray:
     rng = np.random.default_rng(i)
     f0 = 200.0 + 40.0 * i
