@@ -116,6 +116,9 @@ CONFIGS: dict[str, dict] = {
     # the cycle reconstructs through a noise floor 60 dB below each tile's peak
     "cyclenoise60": _config("cpu", train={"cycle_noise_db": 60.0}),
     "cyclenoise70": _config("cpu", train={"cycle_noise_db": 70.0}),
+    # a lighter cycle-consistency weight (the reference's 10; identity stays half of it)
+    "cycle5": _config("cpu", train={"lambda_cycle": 5.0}),
+    "cycle2.5": _config("cpu", train={"lambda_cycle": 2.5}),
     "log-256-reg-env-cn60": _config(
         "cpu",
         spec=SPEC_LOG_256,
