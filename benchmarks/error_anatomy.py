@@ -15,7 +15,9 @@ below the truth's peak):
   between notes ("rest"). A rising bias with time since the onset is a decay the
   translation does not make (a sustained source rendered as a struck target).
 
-The "all" column is the clip's LSD as `evaluate` and `benchmarks/quality.py` report it.
+The "all" column is the clip's LSD as `evaluate` and `benchmarks/quality.py` report it; last,
+the RMS level of each translation against its truth's (the level error a global gain
+would fix, apart from the dynamics and spectra above).
 """
 
 from __future__ import annotations
@@ -90,12 +92,22 @@ def folder_anatomy(set_dir: Path, folder: Path, notes: dict | None) -> dict:
         y = load(folder / rel, sr)
         diff, freqs, times = M.spectral_error_db(y, truth, SpectrogramSpec(sample_rate=sr))
         clip_notes = notes.get(rel.as_posix()) if notes else None
-        per_clip.append(anatomy(diff, freqs, times, clip_notes))
+        cells = anatomy(diff, freqs, times, clip_notes)
+        n = min(len(y), len(truth))
+        cells["all"]["rms"] = float(_rms_db(y[:n]) - _rms_db(truth[:n]))
+        per_clip.append(cells)
     cells = {k: [c[k] for c in per_clip if k in c] for k in per_clip[0]}
-    return {
+    out = {
         k: {m: float(np.mean([v[m] for v in vs])) for m in ("lsd", "bias")}
         for k, vs in cells.items()
     }
+    rms = [c["all"]["rms"] for c in per_clip]
+    out["all"].update(rms=float(np.mean(rms)), rms_min=min(rms), rms_max=max(rms))
+    return out
+
+
+def _rms_db(y: np.ndarray) -> float:
+    return 10.0 * np.log10(float(np.mean(np.square(y, dtype=np.float64))) + 1e-20)
 
 
 def _notes(set_dir: Path) -> dict | None:
@@ -124,6 +136,10 @@ def main(argv=None) -> int:
         for f, cells in result.items():
             vals = " ".join(f"{cells[k][what]:12.2f}" if k in cells else " " * 12 for k in keys)
             print(f.ljust(width) + " " + vals)
+    print("\nRMS level against the truth, dB (mean, clip range):")
+    for f, cells in result.items():
+        a = cells["all"]
+        print(f"{f.ljust(width)} {a['rms']:+.2f} ({a['rms_min']:+.2f} .. {a['rms_max']:+.2f})")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0

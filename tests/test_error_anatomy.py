@@ -60,4 +60,6 @@ def test_a_tail_too_loud_shows_as_a_bias_late_in_the_note(tmp_path, anatomy_mod,
     assert abs(bias[0]) < 3.0 and bias[-1] > 15.0
     assert all(b2 > b1 for b1, b2 in zip(bias, bias[1:]))  # too loud, more so the later
     assert cells["all"]["lsd"] > 0 and "0-0.5k" in cells
+    # held against decaying at exp(-6 t) over 1 s: 10*log10(12 / (1 - e^-12)) = 10.8 dB louder
+    assert cells["all"]["rms"] == pytest.approx(10.8, abs=0.1)
     assert "bias (dB)" in capsys.readouterr().out
