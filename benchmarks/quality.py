@@ -126,6 +126,14 @@ CONFIGS: dict[str, dict] = {
         register_envelope=200.0,
         train={"cycle_noise_db": 60.0},
     ),
+    # the cpu-voice preset with the lighter cycle weight
+    "log-256-reg-env-cycle5": _config(
+        "cpu",
+        spec=SPEC_LOG_256,
+        run={"measure_register": True},
+        register_envelope=200.0,
+        train={"lambda_cycle": 5.0},
+    ),
     # the cpu-voice preset with the audio-aware network options
     "log-256-reg-env-audio": _config(
         "cpu",
