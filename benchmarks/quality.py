@@ -72,7 +72,7 @@ def _config(
     c["spec"].update(spec or {})
     c["net"].update({**REFERENCE_OPTIONS, **net})
     c["train"]["ema_decay"] = ema_decay  # pinned: the library default may change
-    c["train"]["cycle_noise_db"] = 0.0
+    c["train"].update(lambda_cycle=10.0, cycle_noise_db=0.0)  # the reference's, pinned too
     c["train"].update(train or {})
     return c
 
@@ -133,6 +133,13 @@ CONFIGS: dict[str, dict] = {
         run={"measure_register": True},
         register_envelope=200.0,
         train={"lambda_cycle": 5.0},
+    ),
+    "log-256-reg-env-cycle2.5": _config(
+        "cpu",
+        spec=SPEC_LOG_256,
+        run={"measure_register": True},
+        register_envelope=200.0,
+        train={"lambda_cycle": 2.5},
     ),
     # the cpu-voice preset with the audio-aware network options
     "log-256-reg-env-audio": _config(
