@@ -26,9 +26,9 @@ PITCH_GRID = {"sr": PITCH_SAMPLE_RATE, "hop_length": PITCH_HOP_LENGTH}
 DEFAULT_MIDI_RANGE = (36.0, 96.0)  # C2..C7 when no notes are given
 
 
-def _lsd_at_gains(y_est, y_ref, spec: SpectrogramSpec, top_db: float):
-    """A function gain_db -> LSD of ``y_est`` scaled by that gain against ``y_ref`` (the STFTs
-    are taken once)."""
+def _db_pair(y_est, y_ref, spec: SpectrogramSpec, top_db: float):
+    """(estimate's dB, reference's dB floored, the floor): STFT magnitudes in dB of the two
+    signals trimmed to the shorter, the floor ``top_db`` below the reference's peak."""
     a = torch.as_tensor(np.asarray(y_est, dtype=np.float32))
     b = torch.as_tensor(np.asarray(y_ref, dtype=np.float32))
     n = min(a.shape[-1], b.shape[-1])
@@ -36,6 +36,13 @@ def _lsd_at_gains(y_est, y_ref, spec: SpectrogramSpec, top_db: float):
     floor_db = 20.0 * torch.log10(mb.max().clamp_min(1e-10)) - top_db
     la = 20.0 * torch.log10(ma.clamp_min(1e-20))
     db = torch.clamp_min(20.0 * torch.log10(mb.clamp_min(1e-20)), floor_db)
+    return la, db, floor_db
+
+
+def _lsd_at_gains(y_est, y_ref, spec: SpectrogramSpec, top_db: float):
+    """A function gain_db -> LSD of ``y_est`` scaled by that gain against ``y_ref`` (the STFTs
+    are taken once)."""
+    la, db, floor_db = _db_pair(y_est, y_ref, spec, top_db)
 
     def lsd(gain_db: float) -> float:
         da = torch.clamp_min(la + gain_db, floor_db)
@@ -51,14 +58,8 @@ def spectral_error_db(
     ``diff`` (F, T) the estimate's dB minus the reference's, both floored ``top_db`` below
     the reference's peak exactly as the LSD floors them (so ``sqrt(mean(diff**2, axis=0))``
     averaged over frames is the LSD); ``times_s`` are the frames' centres."""
-    a = torch.as_tensor(np.asarray(y_est, dtype=np.float32))
-    b = torch.as_tensor(np.asarray(y_ref, dtype=np.float32))
-    n = min(a.shape[-1], b.shape[-1])
-    ma, mb = S.magnitude(a[..., :n], spec), S.magnitude(b[..., :n], spec)
-    floor_db = 20.0 * torch.log10(mb.max().clamp_min(1e-10)) - top_db
-    da = torch.clamp_min(20.0 * torch.log10(ma.clamp_min(1e-20)), floor_db)
-    db = torch.clamp_min(20.0 * torch.log10(mb.clamp_min(1e-20)), floor_db)
-    diff = (da - db).numpy().astype(np.float64)
+    la, db, floor_db = _db_pair(y_est, y_ref, spec, top_db)
+    diff = (torch.clamp_min(la, floor_db) - db).numpy().astype(np.float64)
     times = np.arange(diff.shape[-1]) * spec.hop_length / spec.sample_rate
     return diff, S.stft_freqs_hz(spec), times
 
