@@ -28,11 +28,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from quality import _notes  # noqa: E402
 
 from cyclegan_audio import metrics as M  # noqa: E402
 from cyclegan_audio.audio import find_audio_files, load, load_with_rate  # noqa: E402
+from cyclegan_audio.errors import CycleGanAudioError  # noqa: E402
+from cyclegan_audio.evaluation import load_notes  # noqa: E402
 from cyclegan_audio.spec import SpectrogramSpec  # noqa: E402
 
 BAND_EDGES_HZ = (0, 500, 1000, 2000, 4000, 5500, 8000, 11025)
@@ -110,25 +114,25 @@ def _rms_db(y: np.ndarray) -> float:
     return 10.0 * np.log10(float(np.mean(np.square(y, dtype=np.float64))) + 1e-20)
 
 
-def _notes(set_dir: Path) -> dict | None:
-    meta = set_dir / "meta.json"
-    if not meta.is_file():
-        return None
-    test = json.loads(meta.read_text()).get("test") or {}
-    return test if test and all(isinstance(v, list) for v in test.values()) else None
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("set_dir", type=Path)
     ap.add_argument("folders", nargs="+", help="folders of translations; 'input' = test/A")
     ap.add_argument("--json", type=Path, help="also write {folder: cells} here")
     args = ap.parse_args(argv)
-    notes = _notes(args.set_dir)
-    result = {}
-    for f in args.folders:
-        folder = args.set_dir / "test/A" if f == "input" else Path(f)
-        result[f] = folder_anatomy(args.set_dir, folder, notes)
+    try:
+        truth_dir = args.set_dir / "test/B"
+        if not truth_dir.is_dir() or not find_audio_files(truth_dir):
+            raise CycleGanAudioError(f"{truth_dir}: no audio files (not a paired set)")
+        meta = _notes(args.set_dir)  # meta.json when it lists every test pair's notes
+        notes = load_notes(meta) if meta else None
+        result = {}
+        for f in args.folders:
+            folder = args.set_dir / "test/A" if f == "input" else Path(f)
+            result[f] = folder_anatomy(args.set_dir, folder, notes)
+    except CycleGanAudioError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
     keys = list(next(iter(result.values())))
     width = max(len(f) for f in result) if result else 5
     for what in ("lsd", "bias"):

@@ -27,6 +27,7 @@ import torch  # noqa: E402
 
 from cyclegan_audio.checkpoint import load_translator  # noqa: E402
 from cyclegan_audio.data import load_tile, spread  # noqa: E402
+from cyclegan_audio.errors import CycleGanAudioError  # noqa: E402
 
 
 def _tiles(prepared: Path, domain: str) -> list[Path]:
@@ -34,7 +35,7 @@ def _tiles(prepared: Path, domain: str) -> list[Path]:
         found = sorted((prepared / domain / split).rglob("*.png"))
         if found:
             return found
-    raise SystemExit(f"Error: {prepared / domain}: no tiles under val/ or train/")
+    raise CycleGanAudioError(f"{prepared / domain}: no tiles under val/ or train/")
 
 
 def measure(ckpt: Path, prepared: Path, n_tiles: int, below_db, reverse: bool, ema: bool):
@@ -75,9 +76,13 @@ def main(argv=None) -> int:
     ap.add_argument("--raw", action="store_true", help="the raw weights, not the average")
     args = ap.parse_args(argv)
     torch.manual_seed(0)
-    base, rows = measure(
-        args.ckpt, args.prepared, args.tiles, args.below, args.reverse, not args.raw
-    )
+    try:
+        base, rows = measure(
+            args.ckpt, args.prepared, args.tiles, args.below, args.reverse, not args.raw
+        )
+    except CycleGanAudioError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
     print(f"{'translation fed back':34} {'pixels':>7} {'cycle L1':>9} {'change':>8}")
     for label, share, err in rows:
         print(f"{label:34} {share:7.0%} {err:9.4f} {err / base - 1:+8.0%}")

@@ -87,6 +87,16 @@ SPEC_LOG_128 = {"sample_rate": 22050, "n_fft": 1022, "hop_length": 172, "tile_fr
 SPEC_LOG_256 = dict(SPEC_LOG_128, n_bins=256)
 AUDIO = {"freq_position": True, "dilation_cycle": 3, "discriminator": "patch+freq"}
 
+
+def _cpu_voice(train: dict | None = None, **net) -> dict:
+    """The cpu-voice preset's recipe (log-256 tiles, the measured register move with the
+    envelope kept, ``log-256-reg-env``), with ``train`` / ``net`` overrides."""
+    return _config(
+        "cpu", spec=SPEC_LOG_256, run={"measure_register": True}, train=train,
+        **{"register_envelope": 200.0, **net},
+    )  # fmt: skip
+
+
 # name -> {"spec", "net", "train"} overrides. "baseline" is the README's CPU recipe.
 CONFIGS: dict[str, dict] = {
     "baseline": _config("cpu"),
@@ -110,49 +120,15 @@ CONFIGS: dict[str, dict] = {
     # The register measured on the training tiles (--measure-register): voices.
     "log-256-reg": _config("cpu", spec=SPEC_LOG_256, run={"measure_register": True}),
     # ... moving the harmonics only: the envelope (200 Hz smoothing) stays, as formants do.
-    "log-256-reg-env": _config(
-        "cpu", spec=SPEC_LOG_256, run={"measure_register": True}, register_envelope=200.0
-    ),
+    "log-256-reg-env": _cpu_voice(),
     # the cycle reconstructs through a noise floor 60 dB below each tile's peak
     "cyclenoise60": _config("cpu", train={"cycle_noise_db": 60.0}),
-    "cyclenoise70": _config("cpu", train={"cycle_noise_db": 70.0}),
     # a lighter cycle-consistency weight (the reference's 10; identity stays half of it)
     "cycle5": _config("cpu", train={"lambda_cycle": 5.0}),
     "cycle2.5": _config("cpu", train={"lambda_cycle": 2.5}),
-    "log-256-reg-env-cn60": _config(
-        "cpu",
-        spec=SPEC_LOG_256,
-        run={"measure_register": True},
-        register_envelope=200.0,
-        train={"cycle_noise_db": 60.0},
-    ),
-    # the cpu-voice preset with the lighter cycle weight
-    "log-256-reg-env-cycle5": _config(
-        "cpu",
-        spec=SPEC_LOG_256,
-        run={"measure_register": True},
-        register_envelope=200.0,
-        train={"lambda_cycle": 5.0},
-    ),
-    "log-256-reg-env-cycle2.5": _config(
-        "cpu",
-        spec=SPEC_LOG_256,
-        run={"measure_register": True},
-        register_envelope=200.0,
-        train={"lambda_cycle": 2.5},
-    ),
-    # the cpu-voice preset with the audio-aware network options
-    "log-256-reg-env-audio": _config(
-        "cpu",
-        spec=SPEC_LOG_256,
-        run={"measure_register": True},
-        register_envelope=200.0,
-        **AUDIO,
-    ),
+    "log-256-reg-env-cycle5": _cpu_voice(train={"lambda_cycle": 5.0}),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
-    "audio-ema": _config(
-        "cpu", ema_decay=0.999, freq_position=True, dilation_cycle=3, discriminator="patch+freq"
-    ),
+    "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }
 
 

@@ -83,7 +83,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.cycle_noise_db < 0:
             raise TrainingError(
-                f"cycle_noise_db must be positive dB below the peak (0 = off), got {self.cycle_noise_db}"
+                f"--cycle-noise-db {self.cycle_noise_db:g}: dB below the peak, 0 or more (0 = off)"
             )
         if not 0.0 <= self.ema_decay < 1.0:
             raise TrainingError(f"ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")

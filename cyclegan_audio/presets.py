@@ -3,9 +3,9 @@
 ``cpu``: the small recipe measured on a 2-core CPU (11,025 Hz, 128x128 tiles of ~1 s, ngf 8,
 3 blocks, 10 + 10 epochs). ``cpu-voice``: the same networks on 22,050 Hz tiles of 256
 log-frequency rows, with the measured register move (voices). ``gpu``: the design's
-512x512 tiles with the reference-sized networks. Each preset is a dict of keyword overrides per config class; `prepare --preset`
-applies its ``spec`` part, `train --preset` its ``net``, ``train`` and ``run`` parts (flags
-given explicitly still win).
+512x512 tiles with the reference-sized networks. Each preset is a dict of keyword overrides
+per config class; `prepare --preset` applies its ``spec`` part, `train --preset` its
+``net``, ``train`` and ``run`` parts (flags given explicitly still win).
 """
 
 from __future__ import annotations

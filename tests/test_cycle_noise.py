@@ -64,7 +64,7 @@ def test_gradient_reaches_loud_pixels_only():
 
 
 def test_negative_noise_floor_is_refused():
-    with pytest.raises(TrainingError, match="cycle_noise_db"):
+    with pytest.raises(TrainingError, match="--cycle-noise-db -10"):
         TrainConfig(cycle_noise_db=-10)
 
 

@@ -63,3 +63,5 @@ def test_a_tail_too_loud_shows_as_a_bias_late_in_the_note(tmp_path, anatomy_mod,
     # held against decaying at exp(-6 t) over 1 s: 10*log10(12 / (1 - e^-12)) = 10.8 dB louder
     assert cells["all"]["rms"] == pytest.approx(10.8, abs=0.1)
     assert "bias (dB)" in capsys.readouterr().out
+    assert anatomy_mod.main([str(tmp_path / "nowhere"), "input"]) == 2
+    assert "no audio files" in capsys.readouterr().err
