@@ -72,7 +72,7 @@ def _config(
     c["spec"].update(spec or {})
     c["net"].update({**REFERENCE_OPTIONS, **net})
     c["train"]["ema_decay"] = ema_decay  # pinned: the library default may change
-    c["train"].update(lambda_cycle=10.0, cycle_noise_db=0.0)  # the reference's, pinned too
+    c["train"].update(lambda_cycle=10.0, cycle_noise_db=0.0, lambda_pitch=0.0)  # pinned too
     c["train"].update(train or {})
     return c
 
@@ -127,6 +127,8 @@ CONFIGS: dict[str, dict] = {
     "cycle5": _config("cpu", train={"lambda_cycle": 5.0}),
     "cycle2.5": _config("cpu", train={"lambda_cycle": 2.5}),
     "log-256-reg-env-cycle5": _cpu_voice(train={"lambda_cycle": 5.0}),
+    "cycle5-pitch": _config("cpu", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}),
+    "log-256-reg-env-cycle5-pitch": _cpu_voice(train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }

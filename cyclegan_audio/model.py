@@ -46,6 +46,13 @@ class TrainConfig:
     lambda_identity: float = field(
         default=0.5, metadata={"help": "identity weight as a fraction of --lambda-cycle"}
     )
+    lambda_pitch: float = field(
+        default=0.0,
+        metadata={
+            "help": "weight of the pitch term: each translation must keep its source's pitch "
+            "in the source's voiced frames (losses.pitch_kept_loss); 0 = off"
+        },
+    )
     cycle_noise_db: float = field(
         default=0.0,
         metadata={
@@ -85,6 +92,8 @@ class TrainConfig:
             raise TrainingError(
                 f"--cycle-noise-db {self.cycle_noise_db:g}: dB below the peak, 0 or more (0 = off)"
             )
+        if self.lambda_pitch < 0:
+            raise TrainingError(f"--lambda-pitch {self.lambda_pitch:g}: a weight, 0 or more")
         if not 0.0 <= self.ema_decay < 1.0:
             raise TrainingError(f"ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
 
@@ -250,6 +259,11 @@ class CycleGan(pl.LightningModule):
             # The networks themselves, without the register move: g_ab keeps B as B.
             terms["loss/idt_a"] = losses.l1(self.g_ab(real_b), real_b) * w
             terms["loss/idt_b"] = losses.l1(self.g_ba(real_a), real_a) * w
+        if c.lambda_pitch > 0:
+            # The pitch each translation should have: its input after the register move.
+            s, w = self.spec, c.lambda_pitch
+            terms["loss/pitch_ab"] = losses.pitch_kept_loss(self.warp_ab(real_a), fake_b, s) * w
+            terms["loss/pitch_ba"] = losses.pitch_kept_loss(self.warp_ba(real_b), fake_a, s) * w
         return sum(terms.values()), terms, fake_a, fake_b
 
     def discriminator_loss(

@@ -142,14 +142,13 @@ PITCH_TOLERANCE_CENTS = 50.0
 PITCH_MIN_CONFIDENCE = 1.5
 
 
-def pitch_and_confidence(
-    x: torch.Tensor, spec: SpectrogramSpec
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pitch (Hz) and its confidence for each frame of tiles (B, 1, F, T) on [-1, 1] -> (B, T) x2.
+def pitch_salience(x: torch.Tensor, spec: SpectrogramSpec) -> tuple[torch.Tensor, torch.Tensor]:
+    """Candidate pitches (n_cand,) Hz and their salience in each frame of tiles (B, 1, F, T)
+    on [-1, 1] -> (B, n_cand, T), differentiable in ``x``.
 
-    Subharmonic summation: the candidate whose harmonics (weights 0.84^(k-1)) collect the
-    most cube-root magnitude wins; confidence = its salience / the mean salience of all
-    candidates (white noise ~1.15, a harmonic tone 2-7).
+    Subharmonic summation: a candidate's salience is the cube-root magnitude its harmonics
+    collect (weights 0.84^(k-1), PITCH_HARMONICS of them), on a quarter-semitone grid over
+    PITCH_RANGE_HZ.
     """
     unit = ((x.float()[:, 0] + 1) * 0.5).clamp(0, 1)
     comp = S.unit_to_magnitude(unit, spec).pow(1.0 / 3.0)  # (B, F, T)
@@ -165,7 +164,18 @@ def pitch_and_confidence(
     lo = pos.floor().clamp(max=n_bins - 2).long()
     frac = (pos - lo)[None, ..., None]
     harm = comp[:, lo] * (1 - frac) + comp[:, lo + 1] * frac  # (B, n_cand, K, T)
-    salience = (harm * weight[None, ..., None]).sum(2)  # (B, n_cand, T)
+    return cand, (harm * weight[None, ..., None]).sum(2)
+
+
+def pitch_and_confidence(
+    x: torch.Tensor, spec: SpectrogramSpec
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pitch (Hz) and its confidence for each frame of tiles (B, 1, F, T) on [-1, 1] -> (B, T) x2.
+
+    The candidate of highest `pitch_salience` wins; confidence = its salience / the mean
+    salience of all candidates (white noise ~1.15, a harmonic tone 2-7).
+    """
+    cand, salience = pitch_salience(x, spec)
     best, idx = salience.max(1)
     return cand[idx], best / salience.mean(1).clamp_min(1e-12)
 

@@ -1,0 +1,86 @@
+"""The pitch term (``--lambda-pitch``, `losses.pitch_kept_loss`): known answers and training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cyclegan_audio import losses, register, val_score
+from cyclegan_audio.data import TileDataModule
+from cyclegan_audio.errors import TrainingError
+from cyclegan_audio.model import CycleGan, TrainConfig
+from cyclegan_audio.networks import tiny_config
+from tests.test_train import fast_dev_fit, make_prepared
+from tests.test_val_score import SPEC, THIRD, _melodies
+
+
+@pytest.fixture(scope="module")
+def melodies() -> torch.Tensor:
+    return _melodies(220.0, 4, seed=3)
+
+
+def _tilted(x: torch.Tensor, db_at_top: float) -> torch.Tensor:
+    """Another timbre, the same notes: a gain rising linearly to ``db_at_top`` at the top row."""
+    span = SPEC.db_ceiling - SPEC.db_floor
+    tilt = torch.linspace(0.0, db_at_top, x.shape[-2])[:, None] * (2.0 / span)
+    return (x + tilt).clamp(-1.0, 1.0)
+
+
+def test_keeping_the_notes_costs_nothing_and_moving_them_costs(melodies):
+    x = melodies
+    assert float(losses.pitch_kept_loss(x, x, SPEC)) == 0.0
+    semitone = register.FrequencyWarp(SPEC, 1.0)(x)
+    third = _melodies(220.0, 4, seed=3, shift=THIRD)
+    other = _melodies(220.0, 4, seed=9)
+    brighter = _tilted(x, 12.0)
+    moved = [float(losses.pitch_kept_loss(x, y, SPEC)) for y in (semitone, third, other)]
+    kept = float(losses.pitch_kept_loss(x, brighter, SPEC))
+    assert min(moved) > 0.3  # the source's pitch no longer leads: most of the margin is owed
+    assert kept < 0.1 * min(moved)  # a new timbre over the same notes is nearly free
+
+
+def test_unvoiced_source_frames_ask_for_nothing(melodies):
+    silence = -torch.ones_like(melodies)
+    assert float(losses.pitch_kept_loss(silence, melodies, SPEC)) == 0.0
+
+
+def test_its_gradient_brings_a_moved_note_back(melodies):
+    src = melodies[:1]
+    fake = register.FrequencyWarp(SPEC, 1.0)(src).clone().requires_grad_(True)
+    before = float(losses.pitch_kept_loss(src, fake.detach(), SPEC))
+    opt = torch.optim.Adam([fake], lr=0.02)
+    for _ in range(60):
+        opt.zero_grad()
+        losses.pitch_kept_loss(src, fake, SPEC).backward()
+        opt.step()
+        with torch.no_grad():
+            fake.clamp_(-1.0, 1.0)
+    after = float(losses.pitch_kept_loss(src, fake.detach(), SPEC))
+    assert after < 0.2 * before
+    # the tracker now reads the source's pitch in the voiced frames
+    hz_src, conf = val_score.pitch_and_confidence(src, SPEC)
+    voiced = val_score.voiced_frames(src, conf) > 0
+    hz_fake = val_score.frame_pitch(fake.detach(), SPEC)
+    cents = 1200 * torch.log2(hz_fake / hz_src)[voiced]  # the grid: quarter semitones
+    assert voiced.sum() >= 4 and float((cents.abs() <= 50.1).float().mean()) > 0.8
+
+
+def test_negative_weight_is_refused():
+    with pytest.raises(TrainingError, match="--lambda-pitch -1"):
+        TrainConfig(lambda_pitch=-1)
+
+
+def test_training_adds_the_term_for_both_directions(tmp_path, monkeypatch):
+    data = make_prepared(tmp_path / "data")
+    dm = TileDataModule(data, batch_size=2, num_workers=0)
+    model = CycleGan(dm.spec, tiny_config(), TrainConfig(pool_size=4, lambda_pitch=2.0))
+    seen = []
+    real = losses.pitch_kept_loss
+    monkeypatch.setattr(losses, "pitch_kept_loss", lambda *a: seen.append(a) or real(*a))
+    fast_dev_fit(model, dm, tmp_path)
+    assert seen and len(seen) % 2 == 0 and all(a[2] is dm.spec for a in seen)
+    real_a, real_b = torch.rand(2, 2, 1, *dm.spec.tile_shape) * 2 - 1
+    _, terms, _, _ = model.generator_loss(real_a, real_b)
+    assert {"loss/pitch_ab", "loss/pitch_ba"} <= set(terms)
+    off = CycleGan(dm.spec, tiny_config(), TrainConfig(pool_size=4))
+    assert "loss/pitch_ab" not in off.generator_loss(real_a, real_b)[1]
