@@ -78,32 +78,39 @@ PITCH_NEAR_STEPS = 2  # candidates within this many quarter-semitones (50 cents)
 PITCH_MARGIN = 0.5  # the most salience (in mean saliences) the source's pitch must lead by
 
 
-def pitch_kept_loss(src: torch.Tensor, fake: torch.Tensor, spec) -> torch.Tensor:
-    """How far the translation ``fake`` lets another pitch win over the source's, in the
-    source's voiced frames; tiles (B, 1, F, T) on [-1, 1]. 0 for ``fake`` = ``src``.
+def pitch_kept_loss(
+    src: torch.Tensor, fake: torch.Tensor, spec, semitones: float = 0.0
+) -> torch.Tensor:
+    """How far the translation ``fake`` lets another pitch win over the source's (moved by
+    ``semitones``), in the source's voiced frames; tiles (B, 1, F, T) on [-1, 1]. 0 for
+    ``fake`` = ``src`` and no move.
 
     Each frame's pitch salience (`val_score.pitch_salience`, divided by the frame's mean
     salience) is read off both tiles. Where the source is voiced (louder than its tile's
     mean, confidence above `val_score.PITCH_MIN_CONFIDENCE`), its pitch leads every pitch
-    more than 50 cents away by a gap; the translation's best salience within 50 cents of
-    the source's pitch must lead the others by the same gap, capped at PITCH_MARGIN. The
-    hinge is the shortfall, averaged over voiced frames: a translation that keeps the
-    melody costs nothing, whatever its timbre, and one that moves a note or buries it in
-    noise pays in proportion. ``src`` is detached: the pitch it asks for is a target.
-    For a register move, ``src`` is the moved input (the pitch the translation should have).
+    more than 50 cents away by a gap; in the translation, the best salience within 50 cents
+    of that pitch times 2^(semitones/12) must lead the others by the same gap, capped at
+    PITCH_MARGIN. The hinge is the shortfall, averaged over voiced frames: a translation
+    that keeps the melody costs nothing, whatever its timbre, and one that moves a note or
+    buries it in noise pays in proportion. ``src`` is detached: the pitch it asks for is a
+    target. With a register move the pitch is read off the source itself and moved on the
+    candidate grid (the tracker cannot read the envelope-kept move's tile reliably).
+    Frames whose moved pitch leaves the tracker's range ask for nothing.
     """
     _, s_src = V.pitch_salience(src.detach(), spec)
     _, s_fake = V.pitch_salience(fake, spec)
     r_src = s_src / s_src.mean(1, keepdim=True).clamp_min(1e-12)
     r_fake = s_fake / s_fake.mean(1, keepdim=True).clamp_min(1e-12)
     best, idx = r_src.max(1)  # (B, T)
-    steps = torch.arange(r_src.shape[1], device=src.device)[None, :, None]
-    near = (steps - idx[:, None, :]).abs() <= PITCH_NEAR_STEPS  # (B, n_cand, T)
+    n_cand = r_src.shape[1]
+    want = idx + round(semitones * V.PITCH_STEPS_PER_SEMITONE)
+    inside = (want >= 0) & (want < n_cand)
+    steps = torch.arange(n_cand, device=src.device)[None, :, None]
 
-    def lead(r: torch.Tensor) -> torch.Tensor:
-        inside = r.masked_fill(~near, -math.inf).amax(1)
-        return inside - r.masked_fill(near, -math.inf).amax(1)
+    def lead(r: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+        near = (steps - centre.clamp(0, n_cand - 1)[:, None, :]).abs() <= PITCH_NEAR_STEPS
+        return r.masked_fill(~near, -math.inf).amax(1) - r.masked_fill(near, -math.inf).amax(1)
 
-    short = F.relu(lead(r_src).clamp(max=PITCH_MARGIN) - lead(r_fake))
-    voiced = V.voiced_frames(src.detach(), best)
-    return (short * voiced).sum() / voiced.sum().clamp_min(1.0)
+    short = F.relu(lead(r_src, idx).clamp(max=PITCH_MARGIN) - lead(r_fake, want))
+    voiced = V.voiced_frames(src.detach(), best) * inside
+    return torch.where(voiced > 0, short, 0.0).sum() / voiced.sum().clamp_min(1.0)

@@ -260,10 +260,10 @@ class CycleGan(pl.LightningModule):
             terms["loss/idt_a"] = losses.l1(self.g_ab(real_b), real_b) * w
             terms["loss/idt_b"] = losses.l1(self.g_ba(real_a), real_a) * w
         if c.lambda_pitch > 0:
-            # The pitch each translation should have: its input after the register move.
-            s, w = self.spec, c.lambda_pitch
-            terms["loss/pitch_ab"] = losses.pitch_kept_loss(self.warp_ab(real_a), fake_b, s) * w
-            terms["loss/pitch_ba"] = losses.pitch_kept_loss(self.warp_ba(real_b), fake_a, s) * w
+            # The pitch each translation should have: its input's, moved by the register shift.
+            s, w, shift = self.spec, c.lambda_pitch, self.net_cfg.register_shift
+            terms["loss/pitch_ab"] = losses.pitch_kept_loss(real_a, fake_b, s, shift) * w
+            terms["loss/pitch_ba"] = losses.pitch_kept_loss(real_b, fake_a, s, -shift) * w
         return sum(terms.values()), terms, fake_a, fake_b
 
     def discriminator_loss(

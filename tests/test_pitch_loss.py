@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -39,6 +41,16 @@ def test_keeping_the_notes_costs_nothing_and_moving_them_costs(melodies):
     assert kept < 0.1 * min(moved)  # a new timbre over the same notes is nearly free
 
 
+def test_a_register_move_asks_for_the_moved_pitch(melodies):
+    x = melodies
+    octave_up = _melodies(220.0, 4, seed=3, shift=2.0)  # the same melodies sung an octave up
+    moved = float(losses.pitch_kept_loss(x, octave_up, SPEC, semitones=12.0))
+    assert float(losses.pitch_kept_loss(x, octave_up, SPEC)) > 5 * moved
+    assert float(losses.pitch_kept_loss(x, x, SPEC, semitones=12.0)) > 5 * moved
+    # a move past the tracker's range asks for nothing rather than for an edge pitch
+    assert float(losses.pitch_kept_loss(x, x, SPEC, semitones=60.0)) == 0.0
+
+
 def test_unvoiced_source_frames_ask_for_nothing(melodies):
     silence = -torch.ones_like(melodies)
     assert float(losses.pitch_kept_loss(silence, melodies, SPEC)) == 0.0
@@ -73,12 +85,14 @@ def test_negative_weight_is_refused():
 def test_training_adds_the_term_for_both_directions(tmp_path, monkeypatch):
     data = make_prepared(tmp_path / "data")
     dm = TileDataModule(data, batch_size=2, num_workers=0)
-    model = CycleGan(dm.spec, tiny_config(), TrainConfig(pool_size=4, lambda_pitch=2.0))
+    net = dataclasses.replace(tiny_config(), register_shift=3.0)
+    model = CycleGan(dm.spec, net, TrainConfig(pool_size=4, lambda_pitch=2.0))
     seen = []
     real = losses.pitch_kept_loss
     monkeypatch.setattr(losses, "pitch_kept_loss", lambda *a: seen.append(a) or real(*a))
     fast_dev_fit(model, dm, tmp_path)
     assert seen and len(seen) % 2 == 0 and all(a[2] is dm.spec for a in seen)
+    assert [a[3] for a in seen[:2]] == [3.0, -3.0]  # each direction its own move
     real_a, real_b = torch.rand(2, 2, 1, *dm.spec.tile_shape) * 2 - 1
     _, terms, _, _ = model.generator_loss(real_a, real_b)
     assert {"loss/pitch_ab", "loss/pitch_ba"} <= set(terms)
