@@ -98,3 +98,19 @@ def test_training_adds_the_term_for_both_directions(tmp_path, monkeypatch):
     assert {"loss/pitch_ab", "loss/pitch_ba"} <= set(terms)
     off = CycleGan(dm.spec, tiny_config(), TrainConfig(pool_size=4))
     assert "loss/pitch_ab" not in off.generator_loss(real_a, real_b)[1]
+
+
+def test_the_scale_script_on_a_tiny_run(tmp_path, capsys):
+    from benchmarks import pitch_term
+    from tests.test_train import run_main
+
+    data = make_prepared(tmp_path / "data")
+    assert run_main(data, tmp_path / "ck", "--max-steps", "2") == 0
+    ckpt = tmp_path / "ck" / "r" / "last.ckpt"
+    rows = dict(pitch_term.measure(ckpt, data, 4, reverse=False))
+    assert rows["the source, untouched"] == 0.0
+    assert all(v >= 0.0 for v in rows.values()) and len(rows) == 4
+    assert pitch_term.main([str(ckpt), str(data), "--tiles", "2", "--reverse"]) == 0
+    assert "BtoA translation" in capsys.readouterr().out
+    assert pitch_term.main([str(tmp_path / "none.ckpt"), str(data)]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
