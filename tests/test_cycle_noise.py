@@ -8,11 +8,10 @@ import pytest
 import torch
 
 from cyclegan_audio import losses
-from cyclegan_audio.data import TileDataModule
 from cyclegan_audio.errors import TrainingError
 from cyclegan_audio.model import CycleGan, TrainConfig
 from cyclegan_audio.networks import tiny_config
-from tests.test_train import fast_dev_fit, make_prepared
+from tests.test_train import fit_spying
 
 FLOOR, CEIL = -100.0, 6.0
 
@@ -69,13 +68,8 @@ def test_negative_noise_floor_is_refused():
 
 
 def test_training_reconstructs_from_the_noisy_translation(tmp_path, monkeypatch):
-    data = make_prepared(tmp_path / "data")
-    dm = TileDataModule(data, batch_size=2, num_workers=0)
-    model = CycleGan(dm.spec, tiny_config(), TrainConfig(pool_size=4, cycle_noise_db=50.0))
-    seen = []
-    real = losses.under_noise_floor
-    monkeypatch.setattr(losses, "under_noise_floor", lambda x, *a: seen.append(a) or real(x, *a))
-    fast_dev_fit(model, dm, tmp_path)
+    train = TrainConfig(pool_size=4, cycle_noise_db=50.0)
+    seen, model, dm = fit_spying(tmp_path, monkeypatch, "under_noise_floor", train)
     # both cycles per generator step, with the spec's own dB scale
     assert seen and all(a == (50.0, dm.spec.db_floor, dm.spec.db_ceiling) for a in seen)
     assert len(seen) % 2 == 0

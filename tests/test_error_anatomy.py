@@ -2,38 +2,27 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from benchmarks import error_anatomy as anatomy_mod
+
 from .conftest import harmonic_tone
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "error_anatomy.py"
 SR = 22050
 
 
-@pytest.fixture(scope="module")
-def anatomy_mod():
-    spec = importlib.util.spec_from_file_location("error_anatomy", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["error_anatomy"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_time_since_onset(anatomy_mod):
+def test_time_since_onset():
     t = np.array([0.0, 0.1, 0.5, 1.2, 2.0, 2.05])
     since = anatomy_mod.since_onset(t, [[0.05, 1.0, 60, 90], [2.0, 2.5, 62, 90]])
     assert np.isinf(since[0]) and np.isinf(since[3])
     assert since[1:3] == pytest.approx([0.05, 0.45]) and since[4:] == pytest.approx([0.0, 0.05])
 
 
-def test_a_tail_too_loud_shows_as_a_bias_late_in_the_note(tmp_path, anatomy_mod, capsys):
+def test_a_tail_too_loud_shows_as_a_bias_late_in_the_note(tmp_path, capsys):
     # truth: a plucked tone that decays; "translation": the same tone held at its attack level
     n = SR
     for d in ("test/A", "test/B", "held"):

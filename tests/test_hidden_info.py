@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-import pytest
+from benchmarks import hidden_info
 
 from .test_train import make_prepared, run_main
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "hidden_info.py"
 
-
-@pytest.fixture(scope="module")
-def hidden_info():
-    spec = importlib.util.spec_from_file_location("hidden_info", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["hidden_info"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_silencing_nothing_changes_nothing_and_everything_is_counted(tmp_path, hidden_info, capsys):
+def test_silencing_nothing_changes_nothing_and_everything_is_counted(tmp_path, capsys):
     data = make_prepared(tmp_path / "data")
     assert run_main(data, tmp_path / "ck", "--max-steps", "2") == 0
     ckpt = tmp_path / "ck" / "r" / "last.ckpt"

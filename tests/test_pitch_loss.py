@@ -7,12 +7,12 @@ import dataclasses
 import pytest
 import torch
 
+from benchmarks import pitch_term
 from cyclegan_audio import losses, register, val_score
-from cyclegan_audio.data import TileDataModule
 from cyclegan_audio.errors import TrainingError
 from cyclegan_audio.model import CycleGan, TrainConfig
 from cyclegan_audio.networks import tiny_config
-from tests.test_train import fast_dev_fit, make_prepared
+from tests.test_train import fit_spying, make_prepared, run_main
 from tests.test_val_score import SPEC, THIRD, _melodies
 
 
@@ -83,16 +83,11 @@ def test_negative_weight_is_refused():
 
 
 def test_training_adds_the_term_for_both_directions(tmp_path, monkeypatch):
-    data = make_prepared(tmp_path / "data")
-    dm = TileDataModule(data, batch_size=2, num_workers=0)
     net = dataclasses.replace(tiny_config(), register_shift=3.0)
-    model = CycleGan(dm.spec, net, TrainConfig(pool_size=4, lambda_pitch=2.0))
-    seen = []
-    real = losses.pitch_kept_loss
-    monkeypatch.setattr(losses, "pitch_kept_loss", lambda *a: seen.append(a) or real(*a))
-    fast_dev_fit(model, dm, tmp_path)
-    assert seen and len(seen) % 2 == 0 and all(a[2] is dm.spec for a in seen)
-    assert [a[3] for a in seen[:2]] == [3.0, -3.0]  # each direction its own move
+    train = TrainConfig(pool_size=4, lambda_pitch=2.0)
+    seen, model, dm = fit_spying(tmp_path, monkeypatch, "pitch_kept_loss", train, net)
+    assert seen and len(seen) % 2 == 0 and all(a[1] is dm.spec for a in seen)
+    assert [a[2] for a in seen[:2]] == [3.0, -3.0]  # each direction its own move
     real_a, real_b = torch.rand(2, 2, 1, *dm.spec.tile_shape) * 2 - 1
     _, terms, _, _ = model.generator_loss(real_a, real_b)
     assert {"loss/pitch_ab", "loss/pitch_ba"} <= set(terms)
@@ -101,9 +96,6 @@ def test_training_adds_the_term_for_both_directions(tmp_path, monkeypatch):
 
 
 def test_the_scale_script_on_a_tiny_run(tmp_path, capsys):
-    from benchmarks import pitch_term
-    from tests.test_train import run_main
-
     data = make_prepared(tmp_path / "data")
     assert run_main(data, tmp_path / "ck", "--max-steps", "2") == 0
     ckpt = tmp_path / "ck" / "r" / "last.ckpt"

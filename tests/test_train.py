@@ -75,6 +75,20 @@ def fast_dev_fit(model: CycleGan, dm: TileDataModule, root: Path) -> pl.Trainer:
     return trainer
 
 
+def fit_spying(root: Path, monkeypatch, loss_name: str, train: TrainConfig, net=None):
+    """One batch of training on tiny prepared data with every call of ``losses.<loss_name>``
+    recorded: (each call's positional arguments but the first, the model, the data module)."""
+    from cyclegan_audio import losses
+
+    dm = TileDataModule(make_prepared(root / "data"), batch_size=2, num_workers=0)
+    model = CycleGan(dm.spec, net or tiny_config(), train)
+    seen = []
+    real = getattr(losses, loss_name)
+    monkeypatch.setattr(losses, loss_name, lambda *a: seen.append(a[1:]) or real(*a))
+    fast_dev_fit(model, dm, root)
+    return seen, model, dm
+
+
 def test_fast_dev_run_steps_both_optimisers(tmp_path):
     data = make_prepared(tmp_path / "data")
     dm = TileDataModule(data, batch_size=2, num_workers=0)
