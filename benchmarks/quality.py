@@ -72,7 +72,9 @@ def _config(
     c["spec"].update(spec or {})
     c["net"].update({**REFERENCE_OPTIONS, **net})
     c["train"]["ema_decay"] = ema_decay  # pinned: the library default may change
-    c["train"].update(lambda_cycle=10.0, cycle_noise_db=0.0, lambda_pitch=0.0)  # pinned too
+    c["train"].update(  # pinned too
+        lambda_cycle=10.0, lambda_identity=0.5, cycle_noise_db=0.0, lambda_pitch=0.0
+    )
     c["train"].update(train or {})
     return c
 
@@ -129,6 +131,10 @@ CONFIGS: dict[str, dict] = {
     "log-256-reg-env-cycle5": _cpu_voice(train={"lambda_cycle": 5.0}),
     "cycle5-pitch": _config("cpu", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}),
     "log-256-reg-env-cycle5-pitch": _cpu_voice(train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}),
+    # the identity term off (CycleGAN-VC keeps it only for its first 10k iterations)
+    "cycle5-pitch-noid": _config(
+        "cpu", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lambda_identity": 0.0}
+    ),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }
@@ -209,6 +215,14 @@ def translate_policies(ckpt: Path, set_dir: Path, out: Path, ema: bool = True) -
     ``ema``: the averaged generator when the checkpoint has one, else the raw weights."""
     spec, g, input_peak_db = load_translation(ckpt, "AtoB", "cpu", ema=ema)
     offset = level_offset_db(read_checkpoint(ckpt).meta, "AtoB")
+    return translate_with(g, spec, input_peak_db, offset, set_dir, out)
+
+
+def translate_with(
+    g: torch.nn.Module, spec: SpectrogramSpec, input_peak_db, offset, set_dir: Path, out: Path
+) -> dict[str, Path]:
+    """`translate_policies` for any generator (B, 1, F, T) on [-1, 1]: ``input_peak_db`` the
+    training tiles' input gain, ``offset`` the domains' level difference (dB, A to B)."""
     folders = {p: out / p for p in LOUDNESS_POLICIES}
     for src in find_audio_files(set_dir / "test/A"):
         y, sr = load_with_rate(src)
