@@ -135,6 +135,9 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-noid": _config(
         "cpu", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lambda_identity": 0.0}
     ),
+    "log-256-reg-env-cycle5-pitch-noid": _cpu_voice(
+        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lambda_identity": 0.0}
+    ),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }
