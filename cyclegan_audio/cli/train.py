@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset",
         choices=tuple(PRESETS),
         default=None,
-        help="network sizes and schedule of a measured recipe (cpu: ngf/ndf 8, 3 blocks, "
-        "10 + 10 epochs, for tiles from `prepare --preset cpu`; cpu-voice: the same with "
+        help="network sizes, schedule and loss weights of a measured recipe (cpu: ngf/ndf 8, "
+        "3 blocks, 10 + 10 epochs, --lambda-cycle 5 --lambda-pitch 1, for tiles from "
+        "`prepare --preset cpu`; cpu-voice: the same networks and schedule with "
         "--measure-register --register-envelope 200, for `prepare --preset cpu-voice`; gpu: "
         "the defaults); flags written on the command line still win",
     )
