@@ -30,7 +30,7 @@ from cyclegan_audio.data import load_tile, spread  # noqa: E402
 from cyclegan_audio.errors import CycleGanAudioError  # noqa: E402
 
 
-def _tiles(prepared: Path, domain: str) -> list[Path]:
+def val_or_train_tiles(prepared: Path, domain: str) -> list[Path]:
     for split in ("val", "train"):
         found = sorted((prepared / domain / split).rglob("*.png"))
         if found:
@@ -43,7 +43,9 @@ def measure(ckpt: Path, prepared: Path, n_tiles: int, below_db, reverse: bool, e
     there = load_translator(ckpt, fwd, ema=ema)
     home = load_translator(ckpt, back, ema=ema).generator
     spec = there.spec
-    x = torch.stack([load_tile(p, spec) for p in spread(_tiles(prepared, src), n_tiles)])
+    x = torch.stack(
+        [load_tile(p, spec) for p in spread(val_or_train_tiles(prepared, src), n_tiles)]
+    )
     span = spec.db_ceiling - spec.db_floor
     gen = torch.Generator().manual_seed(0)
     rows = []

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from benchmarks.hidden_info import _tiles  # noqa: E402
+from benchmarks.hidden_info import val_or_train_tiles  # noqa: E402
 from cyclegan_audio import losses, register  # noqa: E402
 from cyclegan_audio.checkpoint import load_translator  # noqa: E402
 from cyclegan_audio.data import load_tile, spread  # noqa: E402
@@ -34,8 +34,12 @@ def measure(
     spec, net = tr.spec, tr.generator
     move = [m for m in net.modules() if isinstance(m, register.FrequencyWarp)]
     shift = move[0].semitones if move else 0.0
-    x = torch.stack([load_tile(p, spec) for p in spread(_tiles(prepared, src), n_tiles)])
-    y = torch.stack([load_tile(p, spec) for p in spread(_tiles(prepared, other), n_tiles)])
+    x = torch.stack(
+        [load_tile(p, spec) for p in spread(val_or_train_tiles(prepared, src), n_tiles)]
+    )
+    y = torch.stack(
+        [load_tile(p, spec) for p in spread(val_or_train_tiles(prepared, other), n_tiles)]
+    )
     with torch.no_grad():
         cases = (
             ("the source, untouched", x),

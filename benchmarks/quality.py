@@ -291,6 +291,11 @@ def references(set_dir: Path, spec_kw: dict, spec: SpectrogramSpec, work: Path, 
     return rows
 
 
+def schedule(epochs: int) -> tuple[int, int]:
+    """``--epochs E`` as (epochs at the full lr, epochs of linear decay): half and half."""
+    return math.ceil(epochs / 2), epochs // 2
+
+
 def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dict]:
     work = Path(args.work)
     t0 = time.perf_counter()
@@ -298,7 +303,8 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
     t_prep = time.perf_counter() - t0
     spec = SpectrogramSpec(**config["spec"])
     epochs = args.epochs
-    train = dict(config["train"], n_epochs=math.ceil(epochs / 2), n_epochs_decay=epochs // 2)
+    n, n_decay = schedule(epochs)
+    train = dict(config["train"], n_epochs=n, n_epochs_decay=n_decay)
     run_name = f"{set_dir.name}-{name}-s{seed}-e{epochs}"
     t1 = time.perf_counter()
     result = run_training(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
 import subprocess
 import sys
@@ -58,11 +57,6 @@ SEEDED_TRAIN = (
 )
 
 
-def schedule(epochs: int) -> tuple[int, int]:
-    """(epochs at the full lr, epochs of decay): quality.run_one's split of ``--epochs``."""
-    return math.ceil(epochs / 2), epochs // 2
-
-
 def step_counts(n_a: int, n_b: int, epochs: int, max_steps: int = -1) -> tuple[int, int, int]:
     """(our generator steps, the reference's, tiles per reference epoch) at batch 1.
 
@@ -83,7 +77,7 @@ def lr_factors(epochs: int) -> tuple[list[float], list[float]]:
     """The lr factor of each epoch: ours, and the reference's, whose train.py steps its
     scheduler at the START of every epoch, so its epoch e (from 1) runs at our epoch e's
     factor: one epoch ahead, and its last epoch at lr 0."""
-    n, n_decay = schedule(epochs)
+    n, n_decay = quality.schedule(epochs)
     ours = [lr_factor(e, n, n_decay) for e in range(epochs)]
     return ours, [lr_factor(e, n, n_decay) for e in range(1, epochs + 1)]
 
@@ -137,7 +131,7 @@ def reference_argv(data: Path, runs: Path, name: str, epochs: int, tile: tuple[i
                    max_per_domain: int | None = None) -> list[str]:  # fmt: skip
     """The reference train.py's flags: our widths, 1-channel tiles as they are (no resize,
     crop or flip), CPU, batch 1, no visdom or HTML pages; saved once, after the last epoch."""
-    n, n_decay = schedule(epochs)
+    n, n_decay = quality.schedule(epochs)
     argv = [
         "--dataroot", str(data), "--name", name, "--checkpoints_dir", str(runs),
         "--model", "cycle_gan", "--input_nc", "1", "--output_nc", "1", "--netG", NET_G,

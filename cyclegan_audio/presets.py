@@ -4,9 +4,9 @@
 3 blocks, 10 + 10 epochs, cycle weight 5 with the pitch term). ``cpu-voice``: the same
 networks on 22,050 Hz tiles of 256 log-frequency rows, with the measured register move
 (voices; the reference's loss weights: the pitch term did not lower a voice's LSD).
-``gpu``: the design's 512x512 tiles with the reference-sized networks. Each preset is a dict of keyword overrides
-per config class; `prepare --preset` applies its ``spec`` part, `train --preset` its
-``net``, ``train`` and ``run`` parts (flags given explicitly still win).
+``gpu``: the design's 512x512 tiles with the reference-sized networks. Each preset is a
+dict of keyword overrides per config class; `prepare --preset` applies its ``spec`` part,
+`train --preset` its ``net``, ``train`` and ``run`` parts (flags given explicitly still win).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "spec": {"sample_rate": 11025, "n_fft": 254, "hop_length": 86, "tile_frames": 128},
         "net": {"ngf": 8, "ndf": 8, "n_blocks": 3},
         # A lighter cycle with the pitch term: lower LSD than the reference's weights on
-        # every instrument set at the full 20 epochs (seed 0) and at the 4-epoch screen
-        # (seeds 0 and 1), the melody kept (docs/quality.md, "A pitch term").
+        # all 6 instrument screens (4 epochs, seeds 0 and 1) and at the full 20 epochs
+        # (seed 0) on cello and clarinet, level on violin; the melody kept
+        # (docs/quality.md, "A pitch term").
         "train": {"n_epochs": 10, "n_epochs_decay": 10, "lambda_cycle": 5.0, "lambda_pitch": 1.0},
     },
     # The cpu recipe for voices: 256 log-frequency rows over the full band (an octave is a

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks import quality
 from benchmarks import reference_cyclegan as ref
 from cyclegan_audio import image_io
 from cyclegan_audio import spectrogram as S
@@ -64,7 +65,7 @@ def test_an_identity_reference_generator_translates_to_its_input(spec):
 def test_step_counts_match_quality_runs():
     # violin_guitar at the cpu preset: 359 A and 417 B training tiles; quality.py --epochs 4
     # made 1668 generator steps.
-    assert ref.schedule(4) == (2, 2) and ref.schedule(5) == (3, 2)
+    assert quality.schedule(4) == (2, 2) and quality.schedule(5) == (3, 2)
     assert ref.step_counts(359, 417, 4) == (1668, 1668, 417)
     assert ref.step_counts(359, 417, 4, max_steps=20) == (20, 20, 5)
     assert ref.step_counts(3, 2, 4, max_steps=20) == (12, 12, 3)
