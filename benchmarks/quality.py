@@ -90,12 +90,12 @@ SPEC_LOG_256 = dict(SPEC_LOG_128, n_bins=256)
 AUDIO = {"freq_position": True, "dilation_cycle": 3, "discriminator": "patch+freq"}
 
 
-def _cpu_voice(train: dict | None = None, **net) -> dict:
+def _cpu_voice(train: dict | None = None, ema_decay: float = 0.0, **net) -> dict:
     """The cpu-voice preset's recipe (log-256 tiles, the measured register move with the
     envelope kept, ``log-256-reg-env``), with ``train`` / ``net`` overrides."""
     return _config(
-        "cpu", spec=SPEC_LOG_256, run={"measure_register": True}, train=train,
-        **{"register_envelope": 200.0, **net},
+        "cpu", ema_decay=ema_decay, spec=SPEC_LOG_256, run={"measure_register": True},
+        train=train, **{"register_envelope": 200.0, **net},
     )  # fmt: skip
 
 
@@ -138,6 +138,11 @@ CONFIGS: dict[str, dict] = {
     "log-256-reg-env-cycle5-pitch-noid": _cpu_voice(
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lambda_identity": 0.0}
     ),
+    # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
+    "cycle5-pitch-ema": _config(
+        "cpu", ema_decay=0.999, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
+    "log-256-reg-env-ema": _cpu_voice(ema_decay=0.999),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }
