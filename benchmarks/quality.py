@@ -138,6 +138,13 @@ CONFIGS: dict[str, dict] = {
     "log-256-reg-env-cycle5-pitch-noid": _cpu_voice(
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lambda_identity": 0.0}
     ),
+    # today's cpu preset with a whole-tile (127-frame) spectrum judge beside the PatchGAN
+    "cycle5-pitch-long": _config(
+        "cpu", discriminator="patch+long", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
+    "log-256-reg-env-long": _cpu_voice(discriminator="patch+long"),
+    # a lighter cycle still, the notes held by the pitch term
+    "cycle2.5-pitch": _config("cpu", train={"lambda_cycle": 2.5, "lambda_pitch": 1.0}),
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
     "cycle5-pitch-ema": _config(
         "cpu", ema_decay=0.999, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}

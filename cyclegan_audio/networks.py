@@ -14,7 +14,7 @@ from torch import nn
 
 from .errors import TrainingError
 
-DISCRIMINATORS = ("patch", "patch+freq")
+DISCRIMINATORS = ("patch", "patch+freq", "patch+long")
 MAX_REGISTER_SHIFT = 36  # semitones: three octaves
 GENERATORS = ("resnet", "212d")
 
@@ -65,7 +65,8 @@ class NetworkConfig:
         default="patch",
         metadata={
             "help": "patch: 70x70 PatchGAN; patch+freq: plus whole-spectrum judges (the frequency "
-            "axis as channels) of time windows at two scales",
+            "axis as channels) of time windows at two scales; patch+long: plus one whole-spectrum "
+            "judge that sees 127 frames at once (dilated), so a note's decay is judged whole",
             "choices": DISCRIMINATORS,
         },
     )
@@ -272,6 +273,45 @@ class FrequencyDiscriminator(nn.Module):
         return self.model(x.reshape(b, c * f, t)).unsqueeze(1)
 
 
+class LongDiscriminator(nn.Module):
+    """Judges how whole spectra evolve over a long stretch: the F frequency rows of
+    (B, C, F, T) are the channels of 1-D convolutions over time dilated 1, 2, 4, ... 32, so
+    each of the (B, 1, T) scores sees 127 frames (a whole cpu-preset tile; over a second at
+    either preset's hop) -- an onset and the decay after it in one view, which a 70x70
+    patch does not get."""
+
+    RECEPTIVE_FIELD = 127
+
+    def __init__(self, cfg: NetworkConfig, n_freq: int):
+        super().__init__()
+        width = cfg.ndf * 4
+        layers: list[nn.Module] = []
+        cin = cfg.in_channels * n_freq
+        for i in range(6):
+            d = 2**i
+            layers += [nn.Conv1d(cin, width, 3, padding=d, dilation=d), nn.LeakyReLU(0.2, True)]
+            cin = width
+        layers += [nn.Conv1d(width, 1, 1)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, f, t = x.shape
+        return self.model(x.reshape(b, c * f, t)).unsqueeze(1)
+
+
+class PatchLongDiscriminator(nn.Module):
+    """The PatchGAN plus `LongDiscriminator`; returns both score maps (the GAN losses average
+    over the list)."""
+
+    def __init__(self, cfg: NetworkConfig, n_freq: int):
+        super().__init__()
+        self.patch = PatchDiscriminator(cfg)
+        self.long = LongDiscriminator(cfg, n_freq)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [self.patch(x), self.long(x)]
+
+
 class MultiDiscriminator(nn.Module):
     """The PatchGAN plus `FrequencyDiscriminator` at full and half time resolution; returns the
     list of their score maps (the GAN losses average over the list)."""
@@ -309,13 +349,16 @@ def build_generator(cfg: NetworkConfig, n_freq: int | None = None) -> nn.Module:
 
 
 def build_discriminator(cfg: NetworkConfig, n_freq: int | None = None) -> nn.Module:
-    """The discriminator ``cfg.discriminator`` names; "patch+freq" needs the tiles' ``n_freq``."""
+    """The discriminator ``cfg.discriminator`` names; all but "patch" need the tiles' ``n_freq``."""
     if cfg.discriminator == "patch":
         return init_weights(PatchDiscriminator(cfg), cfg.init_gain)
-    if cfg.discriminator == "patch+freq":
+    with_spectrum = {"patch+freq": MultiDiscriminator, "patch+long": PatchLongDiscriminator}
+    if cfg.discriminator in with_spectrum:
         if n_freq is None:
-            raise ValueError("discriminator 'patch+freq' needs n_freq (frequency bins per tile)")
-        return init_weights(MultiDiscriminator(cfg, n_freq), cfg.init_gain)
+            raise ValueError(
+                f"discriminator {cfg.discriminator!r} needs n_freq (frequency bins per tile)"
+            )
+        return init_weights(with_spectrum[cfg.discriminator](cfg, n_freq), cfg.init_gain)
     raise ValueError(f"unknown discriminator {cfg.discriminator!r}; use one of {DISCRIMINATORS}")
 
 

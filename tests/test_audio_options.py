@@ -14,6 +14,7 @@ from cyclegan_audio.checkpoint import level_offset_db, read_checkpoint
 from cyclegan_audio.inference import TranslateOptions, output_gain
 from cyclegan_audio.manifest import Manifest, domain_lufs
 from cyclegan_audio.networks import (
+    LongDiscriminator,
     build_discriminator,
     build_generator,
     tiny_config,
@@ -37,7 +38,13 @@ def test_freq_position_channel_ramps_over_frequency_only():
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"freq_position": True}, {"dilation_cycle": 2}, {"discriminator": "patch+freq"}],
+    [
+        {},
+        {"freq_position": True},
+        {"dilation_cycle": 2},
+        {"discriminator": "patch+freq"},
+        {"discriminator": "patch+long"},
+    ],
 )
 def test_network_options_keep_tile_shape(options):
     cfg = tiny_config(n_blocks=2, **options)
@@ -51,6 +58,19 @@ def test_network_options_keep_tile_shape(options):
     loss = losses.gan_loss(d(y), True)
     loss.backward()
     assert all(p.grad is not None for p in g.parameters())
+
+
+def test_long_discriminator_sees_127_frames_and_no_more():
+    """Each score of the long judge depends on the 63 frames either side of it: the whole
+    of a cpu-preset tile from its centre, and nothing further."""
+    d = LongDiscriminator(tiny_config(), n_freq=8)
+    x = torch.rand(1, 1, 8, 300, requires_grad=True)
+    d(x)[0, 0, 0, 150].backward()
+    reached = (x.grad[0, 0].abs().sum(0) > 0).nonzero().flatten()
+    assert (reached.min().item(), reached.max().item()) == (150 - 63, 150 + 63)
+    assert LongDiscriminator.RECEPTIVE_FIELD == 127
+    with pytest.raises(ValueError, match="patch\\+long.*n_freq"):
+        build_discriminator(tiny_config(discriminator="patch+long"))
 
 
 def test_freq_position_reaches_the_first_convolution_of_every_network():
