@@ -143,6 +143,11 @@ CONFIGS: dict[str, dict] = {
         "cpu", discriminator="patch+long", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
     "log-256-reg-env-long": _cpu_voice(discriminator="patch+long"),
+    # today's presets with a generator that outputs a change to its input (--residual)
+    "cycle5-pitch-res": _config(
+        "cpu", residual=True, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
+    "log-256-reg-env-res": _cpu_voice(residual=True),
     # a lighter cycle still, the notes held by the pitch term
     "cycle2.5-pitch": _config("cpu", train={"lambda_cycle": 2.5, "lambda_pitch": 1.0}),
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs

@@ -16,6 +16,7 @@ from .errors import TrainingError
 
 DISCRIMINATORS = ("patch", "patch+freq", "patch+long")
 MAX_REGISTER_SHIFT = 36  # semitones: three octaves
+RESIDUAL_EDGE = 0.999  # --residual: input tiles clamped to +-this before atanh (+-3.8)
 GENERATORS = ("resnet", "212d")
 
 
@@ -78,6 +79,15 @@ class NetworkConfig:
             "choices": GENERATORS,
         },
     )
+    residual: bool = field(
+        default=False,
+        metadata={
+            "help": "resnet only: the generator outputs a change to its input tile (in dB, "
+            "through the tanh: tanh(atanh(x) + g(x))) instead of a new tile, so it starts as "
+            "the identity and keeps the input's detail unless it learns to change it",
+            "negatable": True,
+        },
+    )
     width_1d: int = field(
         default=4,
         metadata={
@@ -112,6 +122,8 @@ class NetworkConfig:
                 f"--register-shift {self.register_shift:g}: at most {MAX_REGISTER_SHIFT} "
                 "semitones either way (a larger move leaves little of any tile)"
             )
+        if self.residual and self.generator != "resnet":
+            raise TrainingError("--residual works with the resnet generator only")
         if not self.register_envelope >= 0:
             raise TrainingError(f"--register-envelope {self.register_envelope:g}: Hz, 0 or more")
 
@@ -132,6 +144,7 @@ REFERENCE_OPTIONS: dict[str, Any] = {
     "dilation_cycle": 0,
     "discriminator": "patch",
     "generator": "resnet",
+    "residual": False,
     "register_shift": 0.0,
     "register_envelope": 0.0,
 }
@@ -213,12 +226,18 @@ class ResnetGenerator(nn.Module):
                     )
                 ]
             layers += [_norm(cout), nn.ReLU(True)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, c, 7), nn.Tanh()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, c, 7)]
+        self.residual = cfg.residual
+        if not self.residual:
+            layers += [nn.Tanh()]
         self.model = nn.Sequential(*layers)
         self.multiple = 2**cfg.n_downsampling
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(with_freq_position(x) if self.freq_position else x)
+        out = self.model(with_freq_position(x) if self.freq_position else x)
+        if self.residual:  # the change on the pre-tanh scale; the clamp keeps atanh finite
+            return torch.tanh(torch.atanh(x.clamp(-RESIDUAL_EDGE, RESIDUAL_EDGE)) + out)
+        return out
 
 
 class PatchDiscriminator(nn.Module):

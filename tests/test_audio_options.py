@@ -10,10 +10,12 @@ import torch
 
 from cyclegan_audio import losses
 from cyclegan_audio import metrics as M
-from cyclegan_audio.checkpoint import level_offset_db, read_checkpoint
+from cyclegan_audio.checkpoint import level_offset_db, load_generator, read_checkpoint
 from cyclegan_audio.inference import TranslateOptions, output_gain
 from cyclegan_audio.manifest import Manifest, domain_lufs
+from cyclegan_audio.errors import TrainingError
 from cyclegan_audio.networks import (
+    RESIDUAL_EDGE,
     LongDiscriminator,
     build_discriminator,
     build_generator,
@@ -58,6 +60,33 @@ def test_network_options_keep_tile_shape(options):
     loss = losses.gan_loss(d(y), True)
     loss.backward()
     assert all(p.grad is not None for p in g.parameters())
+
+
+def test_residual_generator_is_the_identity_plus_what_it_learns():
+    """--residual: with its last convolution zero the generator returns its input (inside the
+    clamp), so it starts near the identity; the change it learns is added on the pre-tanh
+    scale, and the gradient reaches every layer."""
+    cfg = tiny_config(n_blocks=2, residual=True, freq_position=True)
+    g = build_generator(cfg)
+    last = [m for m in g.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    x = torch.rand(2, 1, 32, 48) * 1.9 - 0.95
+    x[0, 0, 0, :4] = torch.tensor([-1.0, 1.0, -0.9995, 0.9995])  # clamped to the edge
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(0.5)
+        y = g(x)
+        last.bias.zero_()
+        y0 = g(x)
+    edge = RESIDUAL_EDGE
+    assert torch.allclose(y0, x.clamp(-edge, edge), atol=1e-5)
+    assert torch.allclose(y, torch.tanh(torch.atanh(x.clamp(-edge, edge)) + 0.5), atol=1e-5)
+    assert y.shape == x.shape and y.abs().max() < 1
+    torch.nn.init.normal_(last.weight, 0.0, 0.02)
+    g(x).pow(2).mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in g.parameters())
+    assert build_generator(tiny_config()).residual is False
+    with pytest.raises(TrainingError, match="resnet generator only"):
+        tiny_config(residual=True, generator="212d")
 
 
 def test_long_discriminator_sees_127_frames_and_no_more():
@@ -173,13 +202,15 @@ def test_checkpoint_carries_domain_levels_and_audio_options(tmp_path: Path):
         "b": {"domain": "B", "status": "ok", "lufs": -31.0, "split": "train"},
     }
     m.save()
-    extra = ["--max-steps", "2", "--freq-position", "--dilation-cycle", "2"]
-    assert run_main(data, tmp_path / "ck", *extra, "--discriminator", "patch+freq") == 0
+    extra = ["--max-steps", "2", "--freq-position", "--dilation-cycle", "2", "--residual"]
+    assert run_main(data, tmp_path / "ck", *extra, "--discriminator", "patch+long") == 0
     info = read_checkpoint(tmp_path / "ck" / "r" / "last.ckpt")
     assert level_offset_db(info.meta, "AtoB") == pytest.approx(-11.0)
     assert level_offset_db(info.meta, "BtoA") == pytest.approx(11.0)
     assert info.network.freq_position and info.network.dilation_cycle == 2
-    assert info.network.discriminator == "patch+freq"
+    assert info.network.discriminator == "patch+long" and info.network.residual
+    _, g = load_generator(tmp_path / "ck" / "r" / "last.ckpt", "AtoB")
+    assert g.residual  # translation rebuilds the residual generator it trained
     assert level_offset_db({}, "AtoB") is None
 
 
