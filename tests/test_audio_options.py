@@ -11,9 +11,9 @@ import torch
 from cyclegan_audio import losses
 from cyclegan_audio import metrics as M
 from cyclegan_audio.checkpoint import level_offset_db, load_generator, read_checkpoint
+from cyclegan_audio.errors import TrainingError
 from cyclegan_audio.inference import TranslateOptions, output_gain
 from cyclegan_audio.manifest import Manifest, domain_lufs
-from cyclegan_audio.errors import TrainingError
 from cyclegan_audio.networks import (
     RESIDUAL_EDGE,
     LongDiscriminator,
