@@ -82,6 +82,9 @@ def _config(
 SPEC_22K = {"sample_rate": 22050, "n_fft": 254, "hop_length": 172, "tile_frames": 128}
 # the same tile length and hop in seconds with the cpu preset's 43 Hz bins over the full band
 SPEC_22K_256 = {"sample_rate": 22050, "n_fft": 510, "hop_length": 172, "tile_frames": 128}
+# 16,000 Hz: the cpu preset's tile size and hop in seconds, 63 Hz bins up to 8 kHz (a
+# trumpet's upper harmonics kept; ceilings within 2 dB of the default on the instruments)
+SPEC_16K = {"sample_rate": 16000, "n_fft": 254, "hop_length": 125, "tile_frames": 128}
 # full band on a log-frequency axis (spec.freq_scale "log"): the cpu preset's tile size
 # (128 rows, ~15 per octave from 32.7 Hz) and twice its height (256 rows, ~30 per octave)
 SPEC_LOG_128 = {"sample_rate": 22050, "n_fft": 1022, "hop_length": 172, "tile_frames": 128,
@@ -148,6 +151,10 @@ CONFIGS: dict[str, dict] = {
         "cpu", residual=True, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
     "log-256-reg-env-res": _cpu_voice(residual=True),
+    # today's cpu preset at 16,000 Hz
+    "cycle5-pitch-16k": _config(
+        "cpu", spec=SPEC_16K, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
     # a lighter cycle still, the notes held by the pitch term
     "cycle2.5-pitch": _config("cpu", train={"lambda_cycle": 2.5, "lambda_pitch": 1.0}),
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
