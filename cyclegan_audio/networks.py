@@ -292,7 +292,7 @@ class FrequencyDiscriminator(nn.Module):
         return self.model(x.reshape(b, c * f, t)).unsqueeze(1)
 
 
-class LongDiscriminator(nn.Module):
+class LongDiscriminator(FrequencyDiscriminator):
     """Judges how whole spectra evolve over a long stretch: the F frequency rows of
     (B, C, F, T) are the channels of 1-D convolutions over time dilated 1, 2, 4, ... 32, so
     each of the (B, 1, T) scores sees 127 frames (a whole cpu-preset tile; over a second at
@@ -301,8 +301,8 @@ class LongDiscriminator(nn.Module):
 
     RECEPTIVE_FIELD = 127
 
-    def __init__(self, cfg: NetworkConfig, n_freq: int):
-        super().__init__()
+    def __init__(self, cfg: NetworkConfig, n_freq: int):  # forward: the parent's
+        nn.Module.__init__(self)
         width = cfg.ndf * 4
         layers: list[nn.Module] = []
         cin = cfg.in_channels * n_freq
@@ -312,10 +312,6 @@ class LongDiscriminator(nn.Module):
             cin = width
         layers += [nn.Conv1d(width, 1, 1)]
         self.model = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, f, t = x.shape
-        return self.model(x.reshape(b, c * f, t)).unsqueeze(1)
 
 
 class PatchLongDiscriminator(nn.Module):
