@@ -155,6 +155,8 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-16k": _config(
         "cpu", spec=SPEC_16K, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
+    # the pitch term three times as heavy: the melody held harder (cello, clarinet < 0.97)
+    "cycle5-pitch3": _config("cpu", train={"lambda_cycle": 5.0, "lambda_pitch": 3.0}),
     # a lighter cycle still, the notes held by the pitch term
     "cycle2.5-pitch": _config("cpu", train={"lambda_cycle": 2.5, "lambda_pitch": 1.0}),
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
