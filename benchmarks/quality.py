@@ -163,8 +163,6 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-dil": _config(
         "cpu", dilation_cycle=3, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
-    # a lighter cycle still, the notes held by the pitch term
-    "cycle2.5-pitch": _config("cpu", train={"lambda_cycle": 2.5, "lambda_pitch": 1.0}),
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
     "cycle5-pitch-ema": _config(
         "cpu", ema_decay=0.999, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}

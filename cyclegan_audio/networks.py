@@ -272,46 +272,48 @@ class PatchDiscriminator(nn.Module):
         return self.model(with_freq_position(x) if self.freq_position else x)
 
 
-class FrequencyDiscriminator(nn.Module):
+class _SpectrumDiscriminator(nn.Module):
     """Judges whole spectra: the F frequency rows of (B, C, F, T) are the channels of 1-D
-    convolutions over time -> (B, 1, T') scores, one per ~16-frame window."""
+    convolutions over time -> (B, 1, T') scores. Subclasses give the layers (`_layers`)."""
 
     def __init__(self, cfg: NetworkConfig, n_freq: int):
         super().__init__()
-        width = cfg.ndf * 4
-        layers: list[nn.Module] = []
-        cin = cfg.in_channels * n_freq
-        for _ in range(3):
-            layers += [nn.Conv1d(cin, width, 5, stride=2, padding=2), nn.LeakyReLU(0.2, True)]
-            cin = width
-        layers += [nn.Conv1d(width, 1, 3, padding=1)]
-        self.model = nn.Sequential(*layers)
+        self.model = nn.Sequential(*self._layers(cfg.in_channels * n_freq, cfg.ndf * 4))
+
+    def _layers(self, cin: int, width: int) -> list[nn.Module]:
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, f, t = x.shape
         return self.model(x.reshape(b, c * f, t)).unsqueeze(1)
 
 
-class LongDiscriminator(FrequencyDiscriminator):
-    """Judges how whole spectra evolve over a long stretch: the F frequency rows of
-    (B, C, F, T) are the channels of 1-D convolutions over time dilated 1, 2, 4, ... 32, so
-    each of the (B, 1, T) scores sees 127 frames (a whole cpu-preset tile; over a second at
-    either preset's hop) -- an onset and the decay after it in one view, which a 70x70
-    patch does not get."""
+class FrequencyDiscriminator(_SpectrumDiscriminator):
+    """One score per ~16-frame window: three stride-2 convolutions over time."""
+
+    def _layers(self, cin: int, width: int) -> list[nn.Module]:
+        layers: list[nn.Module] = []
+        for _ in range(3):
+            layers += [nn.Conv1d(cin, width, 5, stride=2, padding=2), nn.LeakyReLU(0.2, True)]
+            cin = width
+        return layers + [nn.Conv1d(width, 1, 3, padding=1)]
+
+
+class LongDiscriminator(_SpectrumDiscriminator):
+    """Judges how whole spectra evolve over a long stretch: convolutions over time dilated
+    1, 2, 4, ... 32, so each of the (B, 1, T) scores sees 127 frames (a whole cpu-preset
+    tile; over a second at either preset's hop) -- an onset and the decay after it in one
+    view, which a 70x70 patch does not get."""
 
     RECEPTIVE_FIELD = 127
 
-    def __init__(self, cfg: NetworkConfig, n_freq: int):  # forward: the parent's
-        nn.Module.__init__(self)
-        width = cfg.ndf * 4
+    def _layers(self, cin: int, width: int) -> list[nn.Module]:
         layers: list[nn.Module] = []
-        cin = cfg.in_channels * n_freq
         for i in range(6):
             d = 2**i
             layers += [nn.Conv1d(cin, width, 3, padding=d, dilation=d), nn.LeakyReLU(0.2, True)]
             cin = width
-        layers += [nn.Conv1d(width, 1, 1)]
-        self.model = nn.Sequential(*layers)
+        return layers + [nn.Conv1d(width, 1, 1)]
 
 
 class PatchLongDiscriminator(nn.Module):

@@ -1,7 +1,7 @@
 """Named recipes: a spectrogram spec, network sizes and a schedule that belong together.
 
 ``cpu``: the small recipe measured on a 2-core CPU (11,025 Hz, 128x128 tiles of ~1 s, ngf 8,
-3 blocks, 10 + 10 epochs, cycle weight 5 with the pitch term, generator weight average). ``cpu-voice``: the same
+3 blocks, 10 + 10 epochs, cycle weight 5 with the pitch term). ``cpu-voice``: the same
 networks on 22,050 Hz tiles of 256 log-frequency rows, with the measured register move
 (voices; the reference's loss weights: the pitch term did not lower a voice's LSD).
 ``gpu``: the design's 512x512 tiles with the reference-sized networks. Each preset is a
@@ -25,12 +25,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # the validation score's pick 0.22 dB worse than the raw weights' pick (its rule,
         # committed before the runs, asks for no worse on every set; docs/validation-score.md,
         # "The violin and a second cello seed"); --ema-decay 0.999 turns it on.
-        "train": {
-            "n_epochs": 10,
-            "n_epochs_decay": 10,
-            "lambda_cycle": 5.0,
-            "lambda_pitch": 1.0,
-        },
+        "train": {"n_epochs": 10, "n_epochs_decay": 10, "lambda_cycle": 5.0, "lambda_pitch": 1.0},
     },
     # The cpu recipe for voices: 256 log-frequency rows over the full band (an octave is a
     # shift of ~30 rows), and the register moved before each generator by the semitones
