@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__
 from .atomic import atomic_path
 from .errors import ManifestError
@@ -121,21 +123,32 @@ class Manifest:
         )
 
 
+def _domain_medians(m: Manifest, key: str) -> dict[str, float] | None:
+    """Each domain's median of the prepared files' ``key``; None when a domain has none."""
+    out: dict[str, float] = {}
+    for domain in DOMAINS:
+        values = [
+            float(f[key])
+            for f in m.files.values()
+            if f.get("domain") == domain and f.get("status") == "ok" and f.get(key) is not None
+        ]
+        if not values:
+            return None
+        out[domain] = float(np.median(values))
+    return out
+
+
 def domain_lufs(m: Manifest) -> dict[str, float] | None:
     """Each domain's level: the median loudness (LUFS, before prepare's gain) of its prepared
     files; None when any domain has no measured file (manifests before it was kept).
 
     Translate's "domain" loudness policy adds target minus source to the input's loudness.
     """
-    levels: dict[str, float] = {}
-    for domain in DOMAINS:
-        values = sorted(
-            float(f["lufs"])
-            for f in m.files.values()
-            if f.get("domain") == domain and f.get("status") == "ok" and f.get("lufs") is not None
-        )
-        if not values:
-            return None
-        mid = len(values) // 2
-        levels[domain] = values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
-    return levels
+    return _domain_medians(m, "lufs")
+
+
+def domain_band_loss(m: Manifest) -> dict[str, float] | None:
+    """What the spec's band loses of each domain: the median of its files' band loss (dB,
+    `metrics.band_limit_loss_db` against the default spec's full band); None when a domain
+    has no measured file (manifests written before it was kept)."""
+    return _domain_medians(m, "band_loss_db")

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from . import spectrogram as S
+from .audio import resample
 from .spec import SpectrogramSpec
 
 # pyin is the slow part of an evaluation. At 11,025 Hz with 20-cent pitch bins a
@@ -96,6 +97,19 @@ def log_spectral_distances(
     """(`log_spectral_distance`, the LSD after the best gain) from one pair of STFTs."""
     lsd = _lsd_at_gains(y_est, y_ref, spec, top_db)
     return lsd(0.0), _best_gain(lsd, 40.0)[0]
+
+
+def band_limit_loss_db(y, sr: int, rate: int, *, top_db: float = 80.0) -> float:
+    """What a spec at ``rate`` Hz cannot hold of ``y`` (mono, at ``sr``): the LSD (dB, at
+    ``sr``, `SpectrogramSpec`'s STFT) between ``y`` and ``y`` band-limited to ``rate / 2``
+    (resampled to ``rate`` and back). 0 when ``sr <= rate``: nothing lies above the band.
+    A lower bound of the spec's ceiling: tiles and phase reconstruction add their own loss.
+    """
+    if sr <= rate or len(y) == 0:
+        return 0.0
+    y = np.asarray(y, dtype=np.float32)
+    limited = resample(resample(y, sr, rate), rate, sr)[: len(y)]
+    return log_spectral_distance(limited, y, SpectrogramSpec(sample_rate=sr), top_db=top_db)
 
 
 @dataclass(frozen=True)

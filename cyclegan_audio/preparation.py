@@ -28,7 +28,7 @@ from typing import Any
 
 from . import audio
 from .errors import CycleGanAudioError, ManifestError
-from .manifest import DOMAINS, MANIFEST_NAME, Manifest, TileRecord
+from .manifest import DOMAINS, MANIFEST_NAME, Manifest, TileRecord, domain_band_loss
 from .prepare_worker import run_jobs
 from .spec import SpectrogramSpec
 
@@ -38,6 +38,9 @@ DEFAULT_VAL_FRACTION = 0.1
 PNG_COMPRESS_LEVEL = 1  # zlib level 1: ~1.5x faster than PIL's 6, files ~3 % larger
 DEFAULT_PEAK_DB = -1.0  # each file's sample peak is brought to this level (None: keep levels)
 SAVE_EVERY_S = 5.0
+# A domain losing this much (LSD, dB) above the spec's band gets a note: the development
+# targets held by the cpu spec lose 1.3-1.6 dB, a trumpet 8.0, voices 8.6 (docs/quality.md)
+BAND_LOSS_NOTE_DB = 3.0
 
 
 class PrepareError(CycleGanAudioError):
@@ -62,6 +65,9 @@ class PrepareSummary:
     empty_domains: list[str] = field(default_factory=list)  # domains with no training tiles
     # (path, reason) of files that failed for a reason outside the file; retried next run
     failed: list[tuple[str, str]] = field(default_factory=list)
+    # what the spec's band loses of each domain (dB, manifest.domain_band_loss) and the band
+    band_loss: dict[str, float] | None = None
+    band_hz: float = 0.0
 
     def lines(self) -> list[str]:
         out = [f"prepared {self.out} in {self.seconds:.1f} s (manifest: {self.manifest_path})"]
@@ -82,6 +88,19 @@ class PrepareSummary:
         out.append(
             f"  remainders shorter than a tile dropped: {self.n_remainders} ({self.remainder_s:.1f} s)"
         )
+        if self.band_loss and any(self.band_loss.values()):
+            losses = ", ".join(f"{d} {v:.1f} dB" for d, v in self.band_loss.items())
+            out.append(
+                f"  lost above the spec's {self.band_hz:,.0f} Hz (LSD against the full band, "
+                f"median file): {losses}"
+            )
+            for d, v in self.band_loss.items():
+                if v >= BAND_LOSS_NOTE_DB:
+                    out.append(
+                        f"  note: domain {d}'s sound reaches above {self.band_hz:,.0f} Hz; "
+                        f"translations into {d} lose at least {v:.1f} dB of it at this spec "
+                        "(a higher --sample-rate keeps it)"
+                    )
         if self.n_vanished:
             out.append(
                 f"  {self.n_vanished} files in the manifest are gone from the inputs; tiles kept"
@@ -359,4 +378,6 @@ def prepare(
         seconds=time.perf_counter() - t0,
         empty_domains=[d for d in DOMAINS if n_tiles[(d, "train")] == 0],
         failed=failed,
+        band_loss=domain_band_loss(m),
+        band_hz=spec.sample_rate / 2,
     )

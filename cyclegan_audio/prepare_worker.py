@@ -23,8 +23,12 @@ from . import tiles as T
 from .errors import CycleGanAudioError
 from .loudness import LoudnessMeter, peak_gain_db
 from .manifest import SPLITS
+from .metrics import band_limit_loss_db
 from .spec import SpectrogramSpec
 
+# The band a narrow spec is measured against: the default (512x512 design's) spec's.
+FULL_BAND_RATE = SpectrogramSpec().sample_rate
+BAND_PROBE_S = 30.0  # seconds of each file the band loss is measured on
 LONG_FILE_S = 600.0  # longer files are decoded a few clips at a time to bound memory
 CLIPS_PER_READ = 15
 
@@ -102,6 +106,7 @@ def process_file(job: dict[str, Any]) -> dict[str, Any]:
         # The file's own loudness before the gain: the domains' levels (manifest.domain_lufs).
         lufs = meter.lufs()
         record["lufs"] = round(lufs, 3) if math.isfinite(lufs) else None
+        record["band_loss_db"] = _band_loss_db(path_read, head.sample_rate, spec)
         if head.seconds > LONG_FILE_S:
             chunks = _read_chunks(path_read, spec, head.seconds)  # second pass over a long file
         n_cut = 0
@@ -154,6 +159,18 @@ def process_file(job: dict[str, Any]) -> dict[str, Any]:
         tiles = []
     record["n_tiles"] = len(tiles)
     return {"record": record, "tiles": tiles}
+
+
+def _band_loss_db(path: Path, file_rate: int, spec: SpectrogramSpec) -> float:
+    """What the spec's band loses of this file (`metrics.band_limit_loss_db`, dB) against
+    the default spec's full band, on its first ``BAND_PROBE_S`` seconds: 0 when the spec
+    holds the file's whole band. The domains' figures (`manifest.domain_band_loss`) say
+    when a target's sound lies above a narrow spec's band."""
+    full = min(file_rate, FULL_BAND_RATE)
+    if full <= spec.sample_rate:
+        return 0.0
+    y = audio.load(path, full, duration_s=BAND_PROBE_S)
+    return round(band_limit_loss_db(y, full, spec.sample_rate), 2)
 
 
 class _Skip(Exception):

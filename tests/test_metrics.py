@@ -116,3 +116,20 @@ def test_picture_shape_and_colours():
     assert (
         bright_rows.size and bright_rows.mean() > 128
     )  # 1 kHz sits in the lower half (bottom = 0 Hz)
+
+
+def test_band_limit_loss_known_answers():
+    sr = 22050
+    t = np.arange(2 * sr) / sr
+    low = harmonic_tone(220.0, 2.0, sr)  # harmonics to 1,320 Hz: all inside 5,512 Hz
+    assert M.band_limit_loss_db(low, sr, 11025) < 0.5
+    bright = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 8000 * t)).astype(
+        np.float32
+    )
+    assert M.band_limit_loss_db(bright, sr, 11025) > 3.0  # the 8 kHz partial is gone
+    assert M.band_limit_loss_db(bright, sr, 22050) == 0.0  # the spec holds the whole band
+    assert M.band_limit_loss_db(bright, sr, 44100) == 0.0
+    # white noise: the upper half of the bins falls from the noise level to the floor
+    # (80 dB below the peak bin, the noise ~10-15 dB below it): sqrt(1/2) x 65-70 dB
+    noise = (0.1 * np.random.default_rng(0).standard_normal(2 * sr)).astype(np.float32)
+    assert 40.0 < M.band_limit_loss_db(noise, sr, 11025) < 55.0

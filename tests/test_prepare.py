@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 from cyclegan_audio.cli.prepare import main
-from cyclegan_audio.manifest import Manifest
+from cyclegan_audio.manifest import Manifest, domain_band_loss
 from cyclegan_audio.preparation import prepare, split_score
 from cyclegan_audio.spec import SpectrogramSpec
 from tests.conftest import harmonic_tone
@@ -199,3 +199,34 @@ def test_split_is_by_file_deterministic_and_stable(tmp_path, spec):
     os.utime(a / "good0.wav")  # touched, same content: redone, keeps its split
     prepare(a, b, out=tmp_path / "o1", seed=3, **kw)
     assert splits(tmp_path / "o1")["A/good0.wav"] == s1["A/good0.wav"]
+
+
+def test_prepare_reports_what_the_band_loses(tmp_path, capsys):
+    """16 kHz files, 8 kHz tiles: a domain with a partial at 6 kHz (above the tiles' 4 kHz
+    band) gets a band loss and a note; one whose harmonics end at 1.3 kHz loses nothing."""
+    sr = 16000
+    t = np.arange(int(1.5 * sr)) / sr
+    for dom, extra in (("A", 0.0), ("B", 0.2)):
+        (tmp_path / dom).mkdir()
+        for i in range(2):
+            y = harmonic_tone(220.0 * (1 + 0.1 * i), 1.5, sr) + extra * np.sin(2 * np.pi * 6000 * t)
+            sf.write(tmp_path / dom / f"{i}.wav", y.astype(np.float32), sr)
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "A"), str(tmp_path / "B"), "--out", str(out), *TINY]) == 0
+    files = Manifest.load(out).files
+    loss = {k: f["band_loss_db"] for k, f in files.items()}
+    assert all(loss[f"A/{i}.wav"] < 0.5 for i in range(2))
+    assert all(loss[f"B/{i}.wav"] > 3.0 for i in range(2))
+    medians = domain_band_loss(Manifest.load(out))
+    assert medians["A"] < 0.5 < 3.0 < medians["B"]
+    printed = capsys.readouterr().out
+    assert "lost above the spec's 4,000 Hz" in printed
+    assert "note: domain B's sound reaches above 4,000 Hz" in printed
+    assert "note: domain A" not in printed
+    # files at the tiles' own rate: nothing lies above the band, nothing is reported
+    _good(tmp_path / "A8", 2)
+    _good(tmp_path / "B8", 2, f0=330.0)
+    out8 = tmp_path / "out8"
+    assert main([str(tmp_path / "A8"), str(tmp_path / "B8"), "--out", str(out8), *TINY]) == 0
+    assert {f["band_loss_db"] for f in Manifest.load(out8).files.values()} == {0.0}
+    assert "lost above" not in capsys.readouterr().out
