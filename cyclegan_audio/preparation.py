@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import audio
 from .errors import CycleGanAudioError, ManifestError
 from .manifest import DOMAINS, MANIFEST_NAME, Manifest, TileRecord, domain_band_loss
-from .prepare_worker import run_jobs
+from .prepare_worker import band_loss_db, run_jobs
 from .spec import SpectrogramSpec
 
 DEFAULT_OUT = Path("data/prepared")
@@ -41,6 +43,7 @@ SAVE_EVERY_S = 5.0
 # A domain losing this much (LSD, dB) above the spec's band gets a note: the development
 # targets held by the cpu spec lose 1.3-1.6 dB, a trumpet 8.0, voices 8.6 (docs/quality.md)
 BAND_LOSS_NOTE_DB = 3.0
+BAND_PROBE_FILES = 8  # files probe_band_loss measures before a preset's spec is chosen
 
 
 class PrepareError(CycleGanAudioError):
@@ -106,6 +109,28 @@ class PrepareSummary:
                 f"  {self.n_vanished} files in the manifest are gone from the inputs; tiles kept"
             )
         return out
+
+
+def probe_band_loss(
+    folder: str | Path, spec: SpectrogramSpec, max_files: int = BAND_PROBE_FILES
+) -> float | None:
+    """What ``spec``'s band loses of a folder's audio before anything is prepared: the
+    median band loss (dB, `prepare_worker.band_loss_db`) of up to ``max_files`` of its
+    files, evenly spread over the sorted list; None when none could be read (prepare
+    itself then says why, file by file)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    files = audio.find_audio_files(folder)
+    if len(files) > max_files:
+        files = [files[round(i * (len(files) - 1) / (max_files - 1))] for i in range(max_files)]
+    losses = []
+    for path in files:
+        try:
+            losses.append(band_loss_db(path, audio.info(path).sample_rate, spec))
+        except CycleGanAudioError:
+            continue
+    return float(np.median(losses)) if losses else None
 
 
 def _remembered(record: dict[str, Any] | None) -> bool:

@@ -106,7 +106,7 @@ def process_file(job: dict[str, Any]) -> dict[str, Any]:
         # The file's own loudness before the gain: the domains' levels (manifest.domain_lufs).
         lufs = meter.lufs()
         record["lufs"] = round(lufs, 3) if math.isfinite(lufs) else None
-        record["band_loss_db"] = _band_loss_db(path_read, head.sample_rate, spec)
+        record["band_loss_db"] = band_loss_db(path_read, head.sample_rate, spec)
         if head.seconds > LONG_FILE_S:
             chunks = _read_chunks(path_read, spec, head.seconds)  # second pass over a long file
         n_cut = 0
@@ -161,7 +161,7 @@ def process_file(job: dict[str, Any]) -> dict[str, Any]:
     return {"record": record, "tiles": tiles}
 
 
-def _band_loss_db(path: Path, file_rate: int, spec: SpectrogramSpec) -> float:
+def band_loss_db(path: Path, file_rate: int, spec: SpectrogramSpec) -> float:
     """What the spec's band loses of this file (`metrics.band_limit_loss_db`, dB) against
     the default spec's full band, on its first ``BAND_PROBE_S`` seconds: 0 when the spec
     holds the file's whole band. The domains' figures (`manifest.domain_band_loss`) say

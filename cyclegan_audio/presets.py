@@ -1,7 +1,8 @@
 """Named recipes: a spectrogram spec, network sizes and a schedule that belong together.
 
 ``cpu``: the small recipe measured on a 2-core CPU (11,025 Hz, 128x128 tiles of ~1 s, ngf 8,
-3 blocks, 10 + 10 epochs, cycle weight 5 with the pitch term). ``cpu-voice``: the same
+3 blocks, 10 + 10 epochs, cycle weight 5 with the pitch term; for a target with sound above
+5.5 kHz, `prepare` takes ``BRIGHT_TARGET_SPEC``'s full band instead). ``cpu-voice``: the same
 networks on 22,050 Hz tiles of 256 log-frequency rows, with the measured register move
 (voices; the reference's loss weights: the pitch term did not lower a voice's LSD).
 ``gpu``: the design's 512x512 tiles with the reference-sized networks. Each preset is a
@@ -46,6 +47,16 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "run": {"measure_register": True},
     },  # fmt: skip
     "gpu": {"spec": {}, "net": {}, "train": {}},
+}
+
+# A preset's spec for a bright target: `prepare --preset cpu` measures what the preset's
+# band loses of domain B (the target of translate's default direction) and, at
+# preparation.BAND_LOSS_NOTE_DB or more, takes this full-band spec instead: the same 43 Hz
+# bins and 7.8 ms hop up to 11,025 Hz (256x128 tiles, about twice the training time).
+# Clarinet -> trumpet (the trumpet loses 7.7 dB at 11,025 Hz; the guitar and the marimba
+# 1.2-1.6, where the wide tiles were worse): docs/quality.md, "A spec for bright targets".
+BRIGHT_TARGET_SPEC: dict[str, dict[str, Any]] = {
+    "cpu": {"sample_rate": 22050, "n_fft": 510, "hop_length": 172, "tile_frames": 128},
 }
 
 

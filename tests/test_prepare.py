@@ -230,3 +230,51 @@ def test_prepare_reports_what_the_band_loses(tmp_path, capsys):
     assert main([str(tmp_path / "A8"), str(tmp_path / "B8"), "--out", str(out8), *TINY]) == 0
     assert {f["band_loss_db"] for f in Manifest.load(out8).files.values()} == {0.0}
     assert "lost above" not in capsys.readouterr().out
+
+
+def _bright_pair(root, bright: bool, sr: int = 22050, seconds: float = 1.5):
+    """Two folders of harmonic tones; B's carry a partial at 8 kHz when ``bright``."""
+    t = np.arange(int(seconds * sr)) / sr
+    for dom in ("A", "B"):
+        (root / dom).mkdir(parents=True)
+        for i in range(2):
+            y = harmonic_tone(220.0 * (1 + 0.1 * i), seconds, sr)
+            if dom == "B" and bright:
+                y = y + 0.2 * np.sin(2 * np.pi * 8000 * t)
+            sf.write(root / dom / f"{i}.wav", y.astype(np.float32), sr)
+    return root / "A", root / "B"
+
+
+@pytest.mark.parametrize("bright", [False, True])
+def test_cpu_preset_takes_the_full_band_for_a_bright_target(tmp_path, capsys, bright):
+    from cyclegan_audio.presets import BRIGHT_TARGET_SPEC, preset
+
+    a, b = _bright_pair(tmp_path, bright)
+    out = tmp_path / "out"
+    assert main([str(a), str(b), "--out", str(out), "--preset", "cpu", "--workers", "1"]) == 0
+    want = BRIGHT_TARGET_SPEC["cpu"] if bright else preset("cpu")["spec"]
+    spec = Manifest.load(out).spec
+    assert {k: getattr(spec, k) for k in want} == want
+    printed = capsys.readouterr().out
+    assert (
+        "takes the full band (22,050 Hz, n_fft 510, hop 172: 256x128 tiles" in printed
+    ) == bright
+    if bright:  # a spec flag written wins: the narrow band, with the note
+        out2 = tmp_path / "out2"
+        argv = [str(a), str(b), "--out", str(out2), "--preset", "cpu", "--sample-rate", "11025"]
+        assert main([*argv, "--workers", "1"]) == 0
+        assert Manifest.load(out2).spec.sample_rate == 11025
+        assert "note: domain B's sound reaches above 5,512 Hz" in capsys.readouterr().out
+
+
+def test_probe_band_loss_reads_a_few_files_and_tolerates_bad_ones(tmp_path):
+    from cyclegan_audio.preparation import probe_band_loss
+
+    a, b = _bright_pair(tmp_path, True)
+    (b / "bad.wav").write_bytes(b"not audio")
+    spec = SpectrogramSpec(sample_rate=11025, n_fft=254, hop_length=86, tile_frames=128)
+    assert probe_band_loss(b, spec) > 3.0
+    assert probe_band_loss(a, spec) < 0.5
+    assert probe_band_loss(tmp_path / "missing", spec) is None
+    (tmp_path / "empty").mkdir()
+    assert probe_band_loss(tmp_path / "empty", spec) is None
