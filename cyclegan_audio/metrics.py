@@ -12,7 +12,6 @@ import numpy as np
 import torch
 
 from . import spectrogram as S
-from .audio import resample
 from .spec import SpectrogramSpec
 
 # pyin is the slow part of an evaluation. At 11,025 Hz with 20-cent pitch bins a
@@ -101,15 +100,21 @@ def log_spectral_distances(
 
 def band_limit_loss_db(y, sr: int, rate: int, *, top_db: float = 80.0) -> float:
     """What a spec at ``rate`` Hz cannot hold of ``y`` (mono, at ``sr``): the LSD (dB, at
-    ``sr``, `SpectrogramSpec`'s STFT) between ``y`` and ``y`` band-limited to ``rate / 2``
-    (resampled to ``rate`` and back). 0 when ``sr <= rate``: nothing lies above the band.
-    A lower bound of the spec's ceiling: tiles and phase reconstruction add their own loss.
+    ``sr``, `SpectrogramSpec`'s STFT, floored as `log_spectral_distance` floors) between
+    ``y`` and ``y`` with every STFT bin above ``rate / 2`` removed (an ideal low-pass, as
+    resampling to ``rate`` and back is, less its transition band). 0 when ``sr <= rate``:
+    nothing lies above the band. A lower bound of the spec's ceiling: tiles and phase
+    reconstruction add their own loss.
     """
     if sr <= rate or len(y) == 0:
         return 0.0
-    y = np.asarray(y, dtype=np.float32)
-    limited = resample(resample(y, sr, rate), rate, sr)[: len(y)]
-    return log_spectral_distance(limited, y, SpectrogramSpec(sample_rate=sr), top_db=top_db)
+    spec = SpectrogramSpec(sample_rate=sr)
+    mag = S.magnitude(torch.as_tensor(np.asarray(y, dtype=np.float32)), spec)
+    floor_db = 20.0 * torch.log10(mag.max().clamp_min(1e-10)) - top_db
+    db = torch.clamp_min(20.0 * torch.log10(mag.clamp_min(1e-20)), floor_db)
+    above = torch.as_tensor(S.stft_freqs_hz(spec) > rate / 2)
+    diff = torch.where(above[:, None], db - floor_db, torch.zeros_like(db))
+    return float(torch.sqrt(torch.mean(diff**2, dim=-2)).mean())
 
 
 @dataclass(frozen=True)

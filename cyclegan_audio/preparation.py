@@ -41,7 +41,7 @@ PNG_COMPRESS_LEVEL = 1  # zlib level 1: ~1.5x faster than PIL's 6, files ~3 % la
 DEFAULT_PEAK_DB = -1.0  # each file's sample peak is brought to this level (None: keep levels)
 SAVE_EVERY_S = 5.0
 # A domain losing this much (LSD, dB) above the spec's band gets a note: the development
-# targets held by the cpu spec lose 1.3-1.6 dB, a trumpet 8.0, voices 8.6 (docs/quality.md)
+# targets held by the cpu spec lose 1.0-1.4 dB, a trumpet 7.4, voices 7.8-9.1 (docs/quality.md)
 BAND_LOSS_NOTE_DB = 3.0
 BAND_PROBE_FILES = 8  # files probe_band_loss measures before a preset's spec is chosen
 

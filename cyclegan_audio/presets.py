@@ -53,8 +53,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 # band loses of domain B (the target of translate's default direction) and, at
 # preparation.BAND_LOSS_NOTE_DB or more, takes this full-band spec instead: the same 43 Hz
 # bins and 7.8 ms hop up to 11,025 Hz (256x128 tiles, about twice the training time).
-# Clarinet -> trumpet (the trumpet loses 7.7 dB at 11,025 Hz; the guitar and the marimba
-# 1.2-1.6, where the wide tiles were worse): docs/quality.md, "A spec for bright targets".
+# Clarinet -> trumpet (the trumpet loses 7.4 dB at 11,025 Hz; the guitar and the marimba
+# 1.0-1.4, where the wide tiles were worse): docs/quality.md, "A spec for bright targets".
 BRIGHT_TARGET_SPEC: dict[str, dict[str, Any]] = {
     "cpu": {"sample_rate": 22050, "n_fft": 510, "hop_length": 172, "tile_frames": 128},
 }
