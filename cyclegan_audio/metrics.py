@@ -33,10 +33,14 @@ def _db_pair(y_est, y_ref, spec: SpectrogramSpec, top_db: float):
     b = torch.as_tensor(np.asarray(y_ref, dtype=np.float32))
     n = min(a.shape[-1], b.shape[-1])
     ma, mb = S.magnitude(a[..., :n], spec), S.magnitude(b[..., :n], spec)
-    floor_db = 20.0 * torch.log10(mb.max().clamp_min(1e-10)) - top_db
-    la = 20.0 * torch.log10(ma.clamp_min(1e-20))
-    db = torch.clamp_min(20.0 * torch.log10(mb.clamp_min(1e-20)), floor_db)
-    return la, db, floor_db
+    db, floor_db = _floored_db(mb, top_db)
+    return 20.0 * torch.log10(ma.clamp_min(1e-20)), db, floor_db
+
+
+def _floored_db(mag: torch.Tensor, top_db: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(``mag`` in dB floored ``top_db`` below its peak, the floor): the LSD's reference."""
+    floor_db = 20.0 * torch.log10(mag.max().clamp_min(1e-10)) - top_db
+    return torch.clamp_min(20.0 * torch.log10(mag.clamp_min(1e-20)), floor_db), floor_db
 
 
 def _lsd_at_gains(y_est, y_ref, spec: SpectrogramSpec, top_db: float):
@@ -109,9 +113,9 @@ def band_limit_loss_db(y, sr: int, rate: int, *, top_db: float = 80.0) -> float:
     if sr <= rate or len(y) == 0:
         return 0.0
     spec = SpectrogramSpec(sample_rate=sr)
-    mag = S.magnitude(torch.as_tensor(np.asarray(y, dtype=np.float32)), spec)
-    floor_db = 20.0 * torch.log10(mag.max().clamp_min(1e-10)) - top_db
-    db = torch.clamp_min(20.0 * torch.log10(mag.clamp_min(1e-20)), floor_db)
+    db, floor_db = _floored_db(
+        S.magnitude(torch.as_tensor(np.asarray(y, np.float32)), spec), top_db
+    )
     above = torch.as_tensor(S.stft_freqs_hz(spec) > rate / 2)
     diff = torch.where(above[:, None], db - floor_db, torch.zeros_like(db))
     return float(torch.sqrt(torch.mean(diff**2, dim=-2)).mean())
