@@ -168,6 +168,22 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-22k-256": _config(
         "cpu", spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
+    # session 13's screens, each on the spec prepare chooses per pair (the narrow cpu tiles
+    # for violin and cello, the full band for the trumpet): twice the learning rate (4e-4:
+    # more progress per step at the same cost) and the reference's depth (6 residual
+    # blocks, +22 % step time on one thread)
+    "cycle5-pitch-lr4": _config(
+        "cpu", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4}
+    ),
+    "cycle5-pitch-22k-256-lr4": _config(
+        "cpu", spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4}
+    ),
+    "cycle5-pitch-b6": _config(
+        "cpu", n_blocks=6, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
+    "cycle5-pitch-22k-256-b6": _config(
+        "cpu", n_blocks=6, spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
     "cycle5-pitch-ema": _config(
         "cpu", ema_decay=0.999, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
