@@ -184,6 +184,21 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-22k-256-b6": _config(
         "cpu", n_blocks=6, spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
+    # generator normalisation that keeps the input tile's level (networks.GEN_NORMS): the
+    # reference's instance norm makes G(a*x + b) = G(x), a quiet tile translated as a loud one
+    "cycle5-pitch-gnfirst": _config(
+        "cpu", gen_norm="first", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
+    "cycle5-pitch-22k-256-gnfirst": _config(
+        "cpu", gen_norm="first", spec=SPEC_22K_256,
+        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0},
+    ),  # fmt: skip
+    "cycle5-pitch-gnnone": _config(
+        "cpu", gen_norm="none", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
+    "cycle5-pitch-22k-256-gnnone": _config(
+        "cpu", gen_norm="none", spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
     "cycle5-pitch-ema": _config(
         "cpu", ema_decay=0.999, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}

@@ -15,6 +15,12 @@ from torch import nn
 from .errors import TrainingError
 
 DISCRIMINATORS = ("patch", "patch+freq", "patch+long")
+# Generator normalisation. "instance" (the reference) after every convolution makes the
+# generator blind to its input tile's level and contrast: G(a*x + b) = G(x) for any a > 0 and
+# b, so a tile of a quiet decaying tail comes out as loud as a tile of a note's attack.
+# "first": no norm after the first convolution, whose ReLU then sees the tile's absolute
+# dB; "none": no norm anywhere in the generator.
+GEN_NORMS = ("instance", "first", "none")
 MAX_REGISTER_SHIFT = 36  # semitones: three octaves
 RESIDUAL_EDGE = 0.999  # --residual: input tiles clamped to +-this before atanh (+-3.8)
 GENERATORS = ("resnet", "212d")
@@ -88,6 +94,16 @@ class NetworkConfig:
             "negatable": True,
         },
     )
+    gen_norm: str = field(
+        default="instance",
+        metadata={
+            "help": "resnet only: instance: instance norm after every convolution (the "
+            "reference; the generator cannot see its input tile's level or contrast); first: "
+            "none after the first convolution, so the tile's absolute level reaches the "
+            "network; none: no normalisation in the generator",
+            "choices": GEN_NORMS,
+        },
+    )
     width_1d: int = field(
         default=4,
         metadata={
@@ -122,6 +138,10 @@ class NetworkConfig:
                 f"--register-shift {self.register_shift:g}: at most {MAX_REGISTER_SHIFT} "
                 "semitones either way (a larger move leaves little of any tile)"
             )
+        if self.gen_norm not in GEN_NORMS:
+            raise TrainingError(f"unknown --gen-norm {self.gen_norm!r}; use one of {GEN_NORMS}")
+        if self.gen_norm != "instance" and self.generator != "resnet":
+            raise TrainingError("--gen-norm works with the resnet generator only")
         if self.residual and self.generator != "resnet":
             raise TrainingError("--residual works with the resnet generator only")
         if not self.register_envelope >= 0:
@@ -145,12 +165,15 @@ REFERENCE_OPTIONS: dict[str, Any] = {
     "discriminator": "patch",
     "generator": "resnet",
     "residual": False,
+    "gen_norm": "instance",
     "register_shift": 0.0,
     "register_envelope": 0.0,
 }
 
 
-def _norm(channels: int) -> nn.Module:
+def _norm(channels: int, on: bool = True) -> nn.Module:
+    if not on:
+        return nn.Identity()
     return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
 
 
@@ -164,17 +187,17 @@ def with_freq_position(x: torch.Tensor) -> torch.Tensor:
 class ResnetBlock(nn.Module):
     """x + conv-norm-relu-conv-norm(x), with reflection padding; ``dilation`` spreads the taps."""
 
-    def __init__(self, channels: int, dilation: int = 1):
+    def __init__(self, channels: int, dilation: int = 1, norm: bool = True):
         super().__init__()
         d = dilation
         self.block = nn.Sequential(
             nn.ReflectionPad2d(d),
             nn.Conv2d(channels, channels, 3, dilation=d, bias=True),
-            _norm(channels),
+            _norm(channels, norm),
             nn.ReLU(True),
             nn.ReflectionPad2d(1),
             nn.Conv2d(channels, channels, 3, bias=True),
-            _norm(channels),
+            _norm(channels, norm),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -192,23 +215,25 @@ class ResnetGenerator(nn.Module):
         super().__init__()
         c, ngf = cfg.in_channels, cfg.ngf
         self.freq_position = cfg.freq_position
+        on = cfg.gen_norm != "none"  # the norm after every convolution but maybe the first
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(c + int(cfg.freq_position), ngf, 7, bias=True),
-            _norm(ngf),
+            _norm(ngf, cfg.gen_norm == "instance"),
             nn.ReLU(True),
         ]
         for i in range(cfg.n_downsampling):
             m = 2**i
             layers += [
                 nn.Conv2d(ngf * m, ngf * m * 2, 3, stride=2, padding=1, bias=True),
-                _norm(ngf * m * 2),
+                _norm(ngf * m * 2, on),
                 nn.ReLU(True),
             ]
         m = 2**cfg.n_downsampling
         cycle = cfg.dilation_cycle
         layers += [
-            ResnetBlock(ngf * m, 2 ** (i % cycle) if cycle > 0 else 1) for i in range(cfg.n_blocks)
+            ResnetBlock(ngf * m, 2 ** (i % cycle) if cycle > 0 else 1, on)
+            for i in range(cfg.n_blocks)
         ]
         for i in range(cfg.n_downsampling):
             m = 2 ** (cfg.n_downsampling - i)
@@ -225,7 +250,7 @@ class ResnetGenerator(nn.Module):
                         cin, cout, 3, stride=2, padding=1, output_padding=1, bias=True
                     )
                 ]
-            layers += [_norm(cout), nn.ReLU(True)]
+            layers += [_norm(cout, on), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, c, 7)]
         self.residual = cfg.residual
         if not self.residual:
