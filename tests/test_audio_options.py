@@ -89,6 +89,33 @@ def test_residual_generator_is_the_identity_plus_what_it_learns():
         tiny_config(residual=True, generator="212d")
 
 
+def test_instance_norm_makes_the_generator_blind_to_level_and_contrast():
+    """The reference generator (instance norm after every convolution) returns the same tile
+    for a quieter, flatter copy of its input: G(a*x + b) = G(x). --gen-norm first and none
+    keep the level: the same shift changes their output; none has no norm layer at all."""
+    torch.manual_seed(0)
+    x = torch.rand(1, 1, 32, 48) * 1.2 - 0.2
+    quiet = 0.5 * x - 0.4  # 6 dB less contrast, ~21 dB quieter on the default spec's scale
+
+    def change(norm: str) -> float:
+        g = build_generator(tiny_config(n_blocks=2, gen_norm=norm)).eval()
+        for m in g.modules():  # weights well away from zero, as after training
+            if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d):
+                torch.nn.init.normal_(m.weight, 0.0, 0.5)
+                torch.nn.init.normal_(m.bias, 0.0, 0.5)
+        with torch.no_grad():
+            return float((g(quiet) - g(x)).abs().max())
+
+    assert change("instance") < 1e-3
+    assert change("first") > 0.05 and change("none") > 0.05
+    norms = [m for m in build_generator(tiny_config(gen_norm="none")).modules()]
+    assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in norms)
+    with pytest.raises(TrainingError, match="resnet generator only"):
+        tiny_config(gen_norm="first", generator="212d")
+    with pytest.raises(TrainingError, match="unknown --gen-norm"):
+        tiny_config(gen_norm="batch")
+
+
 def test_long_discriminator_sees_127_frames_and_no_more():
     """Each score of the long judge depends on the 63 frames either side of it: the whole
     of a cpu-preset tile from its centre, and nothing further."""
@@ -203,14 +230,17 @@ def test_checkpoint_carries_domain_levels_and_audio_options(tmp_path: Path):
     }
     m.save()
     extra = ["--max-steps", "2", "--freq-position", "--dilation-cycle", "2", "--residual"]
+    extra += ["--gen-norm", "first"]
     assert run_main(data, tmp_path / "ck", *extra, "--discriminator", "patch+long") == 0
     info = read_checkpoint(tmp_path / "ck" / "r" / "last.ckpt")
     assert level_offset_db(info.meta, "AtoB") == pytest.approx(-11.0)
     assert level_offset_db(info.meta, "BtoA") == pytest.approx(11.0)
     assert info.network.freq_position and info.network.dilation_cycle == 2
     assert info.network.discriminator == "patch+long" and info.network.residual
+    assert info.network.gen_norm == "first"
     _, g = load_generator(tmp_path / "ck" / "r" / "last.ckpt", "AtoB")
     assert g.residual  # translation rebuilds the residual generator it trained
+    assert not isinstance(g.model[2], torch.nn.InstanceNorm2d)  # ... without its first norm
     assert level_offset_db({}, "AtoB") is None
 
 
