@@ -2,16 +2,18 @@
 """The reference PyTorch CycleGAN (junyanz/pytorch-CycleGAN-and-pix2pix) on our tiles (issue #10).
 
     python benchmarks/reference_cyclegan.py SET_DIR --ref /tmp/refcyclegan --seed 0 --epochs 4
-        [--work /tmp/q] [--results FILE] [--max-steps N] [--deps /tmp/refdeps]
+        [--work /tmp/q] [--results FILE] [--max-steps N] [--deps /tmp/refdeps] [--spec-of CONFIG]
 
 ``--ref``: a copy of the reference code (never part of this repository); ``--deps``: a folder
 of the packages it needs that our environment lacks (dominate, torchvision), put on its
 PYTHONPATH. The set is prepared with the "baseline" config's spec (the cpu preset, through
-quality.prepare_set and its cache), its training tiles exported as 8-bit PNGs, and the
+quality.prepare_set and its cache; ``--spec-of CONFIG``: that benchmark config's spec, e.g. the
+full band prepare chooses for a trumpet, or a voice's log-frequency rows), its training tiles exported as 8-bit PNGs, and the
 reference's own ``train.py`` trains ``--model cycle_gan`` with a 6-block ResNet at the
 preset's widths for as many generator steps as ``quality.py --epochs E`` makes. Its G_A then
 translates test/A through OUR pipeline (phase, stitching, levels) and is scored exactly as
-quality.py scores our checkpoints: rows with config "reference-6blocks" are appended to
+quality.py scores our checkpoints: rows with config "reference-6blocks" (on another spec:
+"reference-6blocks@CONFIG") are appended to
 ``--results``, beside the set's identity and ceiling rows, for ``quality.py --summary``.
 """
 
@@ -183,13 +185,15 @@ def check_inputs(set_dir: Path, ref: Path) -> None:
 def run(args) -> list[dict]:
     set_dir, ref, work, epochs = args.set_dir, args.ref.resolve(), args.work, args.epochs
     check_inputs(set_dir, ref)
+    spec_kw = quality.CONFIGS[args.spec_of]["spec"]
+    label = CONFIG if spec_kw == BASE["spec"] else f"{CONFIG}@{args.spec_of}"
     t0 = time.perf_counter()
-    data = quality.prepare_set(set_dir, BASE["spec"], work)
+    data = quality.prepare_set(set_dir, spec_kw, work)
     t_prep = time.perf_counter() - t0
     manifest = Manifest.load(data)
     spec = manifest.spec
     tiles = {d: manifest.tile_paths(d, "train") for d in ("A", "B")}
-    export = work / "refdata" / set_dir.name
+    export = work / "refdata" / (set_dir.name if label == CONFIG else data.name)
     for d, paths in tiles.items():
         export_tiles(paths, export / f"train{d}")
     ours, steps, per_epoch = step_counts(len(tiles["A"]), len(tiles["B"]), epochs, args.max_steps)
@@ -200,7 +204,8 @@ def run(args) -> list[dict]:
         f"lr factor per epoch: ours {lr_ours}, the reference {lr_ref}",
         flush=True,
     )
-    name = f"{set_dir.name}-reference-s{args.seed}-e{epochs}"
+    on = "" if label == CONFIG else f"-{args.spec_of}"
+    name = f"{set_dir.name}-reference{on}-s{args.seed}-e{epochs}"
     name += f"-m{args.max_steps}" if args.max_steps > 0 else ""
     runs = work / "refruns"
     weights = runs / name / "latest_net_G_A.pth"
@@ -221,13 +226,13 @@ def run(args) -> list[dict]:
     out = work / "eval" / name
     folders = quality.translate_with(g, spec, peak_db, offset, set_dir, out / "last")
     common = dict(
-        set=set_dir.name, config=CONFIG, spec=BASE["spec"], seed=args.seed, epochs=epochs,
+        set=set_dir.name, config=label, spec=spec_kw, seed=args.seed, epochs=epochs,
         steps=steps, train_s=round(t_train, 1), prepare_s=round(t_prep, 1),
         commit=quality._git_commit(), machine=quality._machine(), date=time.strftime("%Y-%m-%d"),
         reference=str(ref),
     )  # fmt: skip
     rows = [
-        dict(common, **r) for r in quality.references(set_dir, BASE["spec"], spec, work, args.seed)
+        dict(common, **r) for r in quality.references(set_dir, spec_kw, spec, work, args.seed)
     ]
     res = quality._evaluate(set_dir, folders[args.eval_policy], out / "last" / "eval", args.seed)
     for policy, folder in folders.items():
@@ -253,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-steps", type=int, default=-1, help="smoke runs: about this many steps")
     p.add_argument("--work", type=Path, default=Path("/tmp/cyclegan-quality"))
     p.add_argument("--results", type=Path, default=Path("docs/quality/results.jsonl"))
+    p.add_argument("--spec-of", default="baseline", choices=sorted(quality.CONFIGS),
+                   help="train and translate on this benchmark config's spec (the widths stay "
+                   "the cpu preset's)")  # fmt: skip
     p.add_argument("--eval-policy", default="domain", choices=LOUDNESS_POLICIES,
                    help="loudness policy whose files get the full evaluation (pitch, share)")  # fmt: skip
     args = p.parse_args(argv)
