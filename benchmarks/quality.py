@@ -199,6 +199,14 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-22k-256-gnnone": _config(
         "cpu", gen_norm="none", spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
+    # both: the level-keeping generator at twice the learning rate
+    "cycle5-pitch-gnfirst-lr4": _config(
+        "cpu", gen_norm="first", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4}
+    ),
+    "cycle5-pitch-22k-256-gnfirst-lr4": _config(
+        "cpu", gen_norm="first", spec=SPEC_22K_256,
+        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
+    ),  # fmt: skip
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
     "cycle5-pitch-ema": _config(
         "cpu", ema_decay=0.999, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
