@@ -207,6 +207,15 @@ CONFIGS: dict[str, dict] = {
         "cpu", gen_norm="first", spec=SPEC_22K_256,
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
     ),  # fmt: skip
+    # the generator's downsampling halves time only (networks.NetworkConfig.freq_downsampling):
+    # every 43 Hz row kept to the bottleneck, where two halvings leave 172 Hz rows
+    "cycle5-pitch-fd0": _config(
+        "cpu", freq_downsampling=0, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
+    "cycle5-pitch-22k-256-fd0": _config(
+        "cpu", freq_downsampling=0, spec=SPEC_22K_256,
+        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0},
+    ),  # fmt: skip
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
     "cycle5-pitch-ema": _config(
         "cpu", ema_decay=0.999, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
