@@ -46,6 +46,10 @@ def test_freq_position_channel_ramps_over_frequency_only():
         {"dilation_cycle": 2},
         {"discriminator": "patch+freq"},
         {"discriminator": "patch+long"},
+        {"gen_norm": "first"},
+        {"gen_norm": "none"},
+        {"freq_downsampling": 0},
+        {"freq_downsampling": 1, "upsample": "resize"},
     ],
 )
 def test_network_options_keep_tile_shape(options):
@@ -114,6 +118,27 @@ def test_instance_norm_makes_the_generator_blind_to_level_and_contrast():
         tiny_config(gen_norm="first", generator="212d")
     with pytest.raises(TrainingError, match="unknown --gen-norm"):
         tiny_config(gen_norm="batch")
+
+
+def test_freq_downsampling_keeps_the_frequency_rows_it_is_told_to():
+    """--freq-downsampling N: the first N stride-2 convolutions halve both axes, the rest
+    time only, and the upsampling mirrors them; -1 is the reference (all halve both)."""
+
+    def strides(n: int) -> list[tuple[int, int]]:
+        g = build_generator(tiny_config(n_blocks=1, freq_downsampling=n))
+        convs = [m for m in g.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+        return [tuple(m.stride) for m in convs if tuple(m.stride) != (1, 1)]
+
+    assert strides(-1) == [(2, 2)] * 4
+    assert strides(0) == [(1, 2)] * 4
+    assert strides(1) == [(2, 2), (1, 2), (1, 2), (2, 2)]
+    g = build_generator(tiny_config(n_blocks=1, freq_downsampling=0))
+    x = torch.rand(1, 1, 30, 48) * 2 - 1  # rows need not be a multiple of 4 any more
+    assert g(x).shape == x.shape
+    with pytest.raises(TrainingError, match="--freq-downsampling 3"):
+        tiny_config(freq_downsampling=3)
+    with pytest.raises(TrainingError, match="resnet generator only"):
+        tiny_config(freq_downsampling=0, generator="212d")
 
 
 def test_long_discriminator_sees_127_frames_and_no_more():
