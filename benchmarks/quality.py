@@ -178,9 +178,7 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-22k-256-lr4": _config(
         "cpu", spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4}
     ),
-    "cycle5-pitch-b6": _config(
-        "cpu", n_blocks=6, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
-    ),
+    "cycle5-pitch-b6": _config("cpu", n_blocks=6, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}),
     "cycle5-pitch-22k-256-b6": _config(
         "cpu", n_blocks=6, spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
@@ -190,7 +188,9 @@ CONFIGS: dict[str, dict] = {
         "cpu", gen_norm="first", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
     "cycle5-pitch-22k-256-gnfirst": _config(
-        "cpu", gen_norm="first", spec=SPEC_22K_256,
+        "cpu",
+        gen_norm="first",
+        spec=SPEC_22K_256,
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0},
     ),  # fmt: skip
     "cycle5-pitch-gnnone": _config(
@@ -204,7 +204,9 @@ CONFIGS: dict[str, dict] = {
         "cpu", gen_norm="first", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4}
     ),
     "cycle5-pitch-22k-256-gnfirst-lr4": _config(
-        "cpu", gen_norm="first", spec=SPEC_22K_256,
+        "cpu",
+        gen_norm="first",
+        spec=SPEC_22K_256,
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
     ),  # fmt: skip
     # the generator's downsampling halves time only (networks.NetworkConfig.freq_downsampling):
@@ -213,7 +215,9 @@ CONFIGS: dict[str, dict] = {
         "cpu", freq_downsampling=0, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
     "cycle5-pitch-22k-256-fd0": _config(
-        "cpu", freq_downsampling=0, spec=SPEC_22K_256,
+        "cpu",
+        freq_downsampling=0,
+        spec=SPEC_22K_256,
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0},
     ),  # fmt: skip
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs

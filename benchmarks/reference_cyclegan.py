@@ -231,9 +231,7 @@ def run(args) -> list[dict]:
         commit=quality._git_commit(), machine=quality._machine(), date=time.strftime("%Y-%m-%d"),
         reference=str(ref),
     )  # fmt: skip
-    rows = [
-        dict(common, **r) for r in quality.references(set_dir, spec_kw, spec, work, args.seed)
-    ]
+    rows = [dict(common, **r) for r in quality.references(set_dir, spec_kw, spec, work, args.seed)]
     res = quality._evaluate(set_dir, folders[args.eval_policy], out / "last" / "eval", args.seed)
     for policy, folder in folders.items():
         lsd, lsd_gain = quality._lsd_folder(set_dir, folder)

@@ -267,8 +267,13 @@ class ResnetGenerator(nn.Module):
             else:
                 layers += [
                     nn.ConvTranspose2d(
-                        cin, cout, 3, stride=up, padding=1,
-                        output_padding=(up[0] - 1, up[1] - 1), bias=True,
+                        cin,
+                        cout,
+                        3,
+                        stride=up,
+                        padding=1,
+                        output_padding=(up[0] - 1, up[1] - 1),
+                        bias=True,
                     )  # fmt: skip
                 ]
             layers += [_norm(cout, on), nn.ReLU(True)]

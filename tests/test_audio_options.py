@@ -126,7 +126,9 @@ def test_freq_downsampling_keeps_the_frequency_rows_it_is_told_to():
 
     def strides(n: int) -> list[tuple[int, int]]:
         g = build_generator(tiny_config(n_blocks=1, freq_downsampling=n))
-        convs = [m for m in g.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+        convs = [
+            m for m in g.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)
+        ]
         return [tuple(m.stride) for m in convs if tuple(m.stride) != (1, 1)]
 
     assert strides(-1) == [(2, 2)] * 4
