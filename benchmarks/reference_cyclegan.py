@@ -7,14 +7,14 @@
 ``--ref``: a copy of the reference code (never part of this repository); ``--deps``: a folder
 of the packages it needs that our environment lacks (dominate, torchvision), put on its
 PYTHONPATH. The set is prepared with the "baseline" config's spec (the cpu preset, through
-quality.prepare_set and its cache; ``--spec-of CONFIG``: that benchmark config's spec, e.g. the
-full band prepare chooses for a trumpet, or a voice's log-frequency rows), its training tiles exported as 8-bit PNGs, and the
-reference's own ``train.py`` trains ``--model cycle_gan`` with a 6-block ResNet at the
+quality.prepare_set and its cache; ``--spec-of CONFIG``: that benchmark config's spec, e.g.
+the full band prepare chooses for a trumpet, or a voice's log-frequency rows), its training
+tiles exported as 8-bit PNGs, and the reference's own ``train.py`` trains ``--model cycle_gan`` with a 6-block ResNet at the
 preset's widths for as many generator steps as ``quality.py --epochs E`` makes. Its G_A then
 translates test/A through OUR pipeline (phase, stitching, levels) and is scored exactly as
 quality.py scores our checkpoints: rows with config "reference-6blocks" (on another spec:
-"reference-6blocks@CONFIG") are appended to
-``--results``, beside the set's identity and ceiling rows, for ``quality.py --summary``.
+"reference-6blocks@CONFIG") are appended to ``--results``, beside the set's identity and
+ceiling rows, for ``quality.py --summary``.
 """
 
 from __future__ import annotations

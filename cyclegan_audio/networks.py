@@ -224,8 +224,9 @@ class ResnetBlock(nn.Module):
 class ResnetGenerator(nn.Module):
     """c7s1-ngf, d(2ngf), d(4ngf), n_blocks x R(4ngf), u(2ngf), u(ngf), c7s1-1, tanh.
 
-    Input and output (B, C, F, T); F and T must be multiples of 2**n_downsampling
-    (the default 512x512 tiles are).
+    Input and output (B, C, F, T); T must be a multiple of 2**n_downsampling and F of 2 to
+    the number of downsamplings that halve frequency (``freq_downsampling``; all by default;
+    the default 512x512 tiles are).
     """
 
     def __init__(self, cfg: NetworkConfig):
@@ -274,7 +275,7 @@ class ResnetGenerator(nn.Module):
                         padding=1,
                         output_padding=(up[0] - 1, up[1] - 1),
                         bias=True,
-                    )  # fmt: skip
+                    )
                 ]
             layers += [_norm(cout, on), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, c, 7)]
