@@ -170,17 +170,12 @@ CONFIGS: dict[str, dict] = {
     ),
     # session 13's screens, each on the spec prepare chooses per pair (the narrow cpu tiles
     # for violin and cello, the full band for the trumpet): twice the learning rate (4e-4:
-    # more progress per step at the same cost) and the reference's depth (6 residual
-    # blocks, +22 % step time on one thread)
+    # more progress per step at the same cost)
     "cycle5-pitch-lr4": _config(
         "cpu", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4}
     ),
     "cycle5-pitch-22k-256-lr4": _config(
         "cpu", spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4}
-    ),
-    "cycle5-pitch-b6": _config("cpu", n_blocks=6, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}),
-    "cycle5-pitch-22k-256-b6": _config(
-        "cpu", n_blocks=6, spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
     # generator normalisation that keeps the input tile's level (networks.GEN_NORMS): the
     # reference's instance norm makes G(a*x + b) = G(x), a quiet tile translated as a loud one
@@ -203,12 +198,6 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-gnfirst-lr4": _config(
         "cpu", gen_norm="first", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4}
     ),
-    "cycle5-pitch-22k-256-gnfirst-lr4": _config(
-        "cpu",
-        gen_norm="first",
-        spec=SPEC_22K_256,
-        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
-    ),  # fmt: skip
     # the generator's downsampling halves time only (networks.NetworkConfig.freq_downsampling):
     # every 43 Hz row kept to the bottleneck, where two halvings leave 172 Hz rows
     "cycle5-pitch-fd0": _config(

@@ -283,7 +283,6 @@ class ResnetGenerator(nn.Module):
         if not self.residual:
             layers += [nn.Tanh()]
         self.model = nn.Sequential(*layers)
-        self.multiple = 2**cfg.n_downsampling  # of the time axis; the frequency axis 2**n_freq
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.model(with_freq_position(x) if self.freq_position else x)

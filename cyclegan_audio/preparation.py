@@ -15,6 +15,7 @@ removed, so it never names a tile that is not on disk.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -32,6 +33,7 @@ from . import audio
 from .errors import CycleGanAudioError, ManifestError
 from .manifest import DOMAINS, MANIFEST_NAME, Manifest, TileRecord, domain_band_loss
 from .prepare_worker import band_loss_db, run_jobs
+from .presets import BRIGHT_TARGET_SPEC
 from .spec import SpectrogramSpec
 
 DEFAULT_OUT = Path("data/prepared")
@@ -131,6 +133,22 @@ def probe_band_loss(
         except CycleGanAudioError:
             continue
     return float(np.median(losses)) if losses else None
+
+
+def bright_target_spec(
+    preset_name: str, base: SpectrogramSpec, domain_b: str | Path
+) -> tuple[SpectrogramSpec, float | None]:
+    """(spec, band loss): preset ``preset_name``'s full-band spec
+    (presets.BRIGHT_TARGET_SPEC) when its own spec ``base`` loses BAND_LOSS_NOTE_DB or more
+    of domain B's audio (`probe_band_loss`), else ``base``; the loss is None when the preset
+    has no full-band spec or no file of B could be read."""
+    wide = BRIGHT_TARGET_SPEC.get(preset_name)
+    if not wide:
+        return base, None
+    loss = probe_band_loss(domain_b, base)
+    if loss is None or loss < BAND_LOSS_NOTE_DB:
+        return base, loss
+    return dataclasses.replace(base, **wide), loss
 
 
 def _remembered(record: dict[str, Any] | None) -> bool:

@@ -278,3 +278,10 @@ def test_probe_band_loss_reads_a_few_files_and_tolerates_bad_ones(tmp_path):
     assert probe_band_loss(tmp_path / "missing", spec) is None
     (tmp_path / "empty").mkdir()
     assert probe_band_loss(tmp_path / "empty", spec) is None
+    # the rule as a library call: the full band for the bright B only, the loss beside it
+    from cyclegan_audio.preparation import bright_target_spec
+
+    wide, loss = bright_target_spec("cpu", spec, b)
+    assert (wide.sample_rate, wide.n_fft, loss > 3.0) == (22050, 510, True)
+    assert bright_target_spec("cpu", spec, a)[0] == spec
+    assert bright_target_spec("cpu-voice", spec, b) == (spec, None)  # no full-band variant

@@ -11,15 +11,14 @@ import dataclasses
 import sys
 
 from ..preparation import (
-    BAND_LOSS_NOTE_DB,
     DEFAULT_OUT,
     DEFAULT_PEAK_DB,
     DEFAULT_SILENCE_DB,
     DEFAULT_VAL_FRACTION,
+    bright_target_spec,
     prepare,
-    probe_band_loss,
 )
-from ..presets import BRIGHT_TARGET_SPEC, PRESETS, preset
+from ..presets import PRESETS, preset
 from ..spec import SpectrogramSpec
 from . import user_errors
 from .spec_flags import SPEC_FLAGS, add_spec_flags, spec_from_flags
@@ -61,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="spec of a measured recipe: cpu = 11,025 Hz, n_fft 254, hop 86, 128x128 tiles of "
         "~1 s (train with --preset cpu; a domain B with sound above 5.5 kHz, e.g. a trumpet, "
-        "gets 22,050 Hz, n_fft 510, hop 172: 256x128 tiles); cpu-voice = 22,050 Hz, n_fft 1022, hop 172, 256 "
-        "log-frequency rows from 32.7 Hz x 128 frames (voices; train with --preset "
+        "gets 22,050 Hz, n_fft 510, hop 172: 256x128 tiles); cpu-voice = 22,050 Hz, n_fft "
+        "1022, hop 172, 256 log-frequency rows from 32.7 Hz x 128 frames (voices; train with --preset "
         "cpu-voice); gpu = the defaults. Spec flags written still win",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -70,15 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bright_target(args: argparse.Namespace, base: SpectrogramSpec) -> SpectrogramSpec:
-    """The preset's full-band spec when its band loses BAND_LOSS_NOTE_DB or more of domain
-    B (presets.BRIGHT_TARGET_SPEC), unless a spec flag was written; else ``base``."""
-    wide = BRIGHT_TARGET_SPEC.get(args.preset)
-    if not wide or any(getattr(args, n, None) is not None for n in SPEC_FLAGS):
+    """`preparation.bright_target_spec` unless a spec flag was written; says so when it
+    takes the full band."""
+    if any(getattr(args, n, None) is not None for n in SPEC_FLAGS):
         return base
-    loss = probe_band_loss(args.domain_b, base)
-    if loss is None or loss < BAND_LOSS_NOTE_DB:
+    spec, loss = bright_target_spec(args.preset, base, args.domain_b)
+    if spec == base:
         return base
-    spec = dataclasses.replace(base, **wide)
     print(
         f"domain B loses {loss:.1f} dB above the preset's {base.sample_rate / 2:,.0f} Hz: "
         f"--preset {args.preset} takes the full band ({spec.sample_rate:,} Hz, n_fft "
