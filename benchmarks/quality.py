@@ -209,6 +209,13 @@ CONFIGS: dict[str, dict] = {
         spec=SPEC_22K_256,
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0},
     ),  # fmt: skip
+    # session 14: a discriminator twice as wide (ndf 16; the preset's 8 is the reference's
+    # 64 cut by eight, as the generator): a sharper judge of the harmonics' placement, the
+    # error that remains (session 13: right loudness, wrong contrast)
+    "cycle5-pitch-ndf16": _config("cpu", ndf=16, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}),
+    "cycle5-pitch-22k-256-ndf16": _config(
+        "cpu", ndf=16, spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
     "cycle5-pitch-ema": _config(
         "cpu", ema_decay=0.999, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
