@@ -216,6 +216,18 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-22k-256-ndf16": _config(
         "cpu", ndf=16, spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
+    # resize-then-convolve upsampling in the generator (--upsample resize) instead of the
+    # reference's stride-2 transposed convolutions, whose uneven overlap leaves a period-2
+    # pattern on both axes: the grainy texture between harmonics in the translations
+    "cycle5-pitch-resize": _config(
+        "cpu", upsample="resize", train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
+    "cycle5-pitch-22k-256-resize": _config(
+        "cpu",
+        upsample="resize",
+        spec=SPEC_22K_256,
+        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0},
+    ),
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
     "cycle5-pitch-ema": _config(
         "cpu", ema_decay=0.999, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
