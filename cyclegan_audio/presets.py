@@ -66,6 +66,23 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 BRIGHT_TARGET_SPEC: dict[str, dict[str, Any]] = {
     "cpu": {"sample_rate": 22050, "n_fft": 510, "hop_length": 172, "tile_frames": 128},
 }
+# The full-band spec's own training overrides: `train --preset cpu` applies them when the
+# prepared tiles are BRIGHT_TARGET_SPEC's (flags written still win). Twice the learning
+# rate: lower LSD on all six 4-epoch runs of three bright-target pairs (clarinet -> trumpet
+# and two FluidR3 pairs, seeds 0 and 1) and at 20 epochs; on the narrow tiles it was not
+# (docs/quality.md, "A learning rate for the full band (session 14)").
+BRIGHT_TARGET_TRAIN: dict[str, dict[str, Any]] = {"cpu": {"lr": 4e-4}}
+
+
+def bright_target_train(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Preset ``name``'s training overrides for tiles of ``spec`` (`SpectrogramSpec.to_dict`):
+    BRIGHT_TARGET_TRAIN's when ``spec`` is the preset's full-band spec on linear rows, else {}."""
+    wide = BRIGHT_TARGET_SPEC.get(name)
+    if not wide or spec.get("freq_scale", "linear") != "linear":
+        return {}
+    if any(spec.get(key) != value for key, value in wide.items()):
+        return {}
+    return dict(BRIGHT_TARGET_TRAIN.get(name, {}))
 
 
 def preset(name: str) -> dict[str, dict[str, Any]]:

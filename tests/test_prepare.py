@@ -259,6 +259,16 @@ def test_cpu_preset_takes_the_full_band_for_a_bright_target(tmp_path, capsys, br
     assert (
         "takes the full band (22,050 Hz, n_fft 510, hop 172: 256x128 tiles" in printed
     ) == bright
+    # train --preset cpu on these tiles: the full band's own learning rate, unless written
+    from cyclegan_audio.cli import train as train_cli
+
+    cfg = train_cli.parse(["--preset", "cpu", "--data", str(out)])
+    assert cfg.train.lr == (4e-4 if bright else 2e-4)
+    assert ("full-band tiles (a bright target): --lr 0.0004" in capsys.readouterr().out) == bright
+    written = train_cli.parse(["--preset", "cpu", "--data", str(out), "--lr", "1e-4"])
+    assert written.train.lr == 1e-4 and "train.lr" in written.given
+    assert "full-band" not in capsys.readouterr().out
+    assert train_cli.parse(["--data", str(out)]).train.lr == 2e-4  # no preset: the reference's
     if bright:  # a spec flag written wins: the narrow band, with the note
         out2 = tmp_path / "out2"
         argv = [str(a), str(b), "--out", str(out2), "--preset", "cpu", "--sample-rate", "11025"]
@@ -285,3 +295,9 @@ def test_probe_band_loss_reads_a_few_files_and_tolerates_bad_ones(tmp_path):
     assert (wide.sample_rate, wide.n_fft, loss > 3.0) == (22050, 510, True)
     assert bright_target_spec("cpu", spec, a)[0] == spec
     assert bright_target_spec("cpu-voice", spec, b) == (spec, None)  # no full-band variant
+    from cyclegan_audio.presets import bright_target_train
+
+    assert bright_target_train("cpu", wide.to_dict()) == {"lr": 4e-4}
+    assert bright_target_train("cpu", spec.to_dict()) == {}
+    assert bright_target_train("cpu", {**wide.to_dict(), "freq_scale": "log"}) == {}
+    assert bright_target_train("cpu-voice", wide.to_dict()) == {}

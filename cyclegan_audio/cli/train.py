@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import CycleGanAudioError
+from ..manifest import Manifest
 from ..model import TrainConfig
 from ..networks import NetworkConfig
-from ..presets import PRESETS, preset
+from ..presets import PRESETS, bright_target_train, preset
 from ..training import RunConfig, run_training
 from . import user_errors, written_dests
 from .config_args import HelpFormatter, add_fields, from_args, option_names
@@ -51,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=tuple(PRESETS),
         default=None,
         help="network sizes, schedule and loss weights of a measured recipe (cpu: ngf/ndf 8, "
-        "3 blocks, 10 + 10 epochs, --lambda-cycle 5 --lambda-pitch 1, for tiles from "
-        "`prepare --preset cpu`; cpu-voice: the same networks and schedule with "
+        "3 blocks, 10 + 10 epochs, --lambda-cycle 5 --lambda-pitch 1 --ema-decay 0.999, for "
+        "tiles from `prepare --preset cpu`, and --lr 4e-4 when those are its full-band tiles "
+        "for a bright target; cpu-voice: the same networks and schedule with "
         "--measure-register --register-envelope 200, for `prepare --preset cpu-voice`; gpu: "
         "the defaults); flags written on the command line still win",
     )
@@ -66,11 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _tiles_spec(data) -> dict:
+    """The spec of the tiles prepared in ``data`` ({} when there is no readable manifest:
+    training reports that itself)."""
+    try:
+        return Manifest.load(data).spec.to_dict()
+    except CycleGanAudioError:
+        return {}
+
+
 def parse(argv: list[str] | None) -> RunConfig:
     a = build_parser().parse_args(argv)
     written = written_dests(build_parser(), argv)
     if a.preset:  # the preset's values, except where a flag was written
         chosen = preset(a.preset)
+        bright = bright_target_train(a.preset, _tiles_spec(a.data))
+        if bright and not set(bright) <= written:
+            print(
+                f"train: {a.data} holds the {a.preset} preset's full-band tiles (a bright "
+                f"target): {', '.join(f'--{k} {v:g}' for k, v in bright.items())}"
+            )
+        chosen["train"].update(bright)
         for name, value in {**chosen["net"], **chosen["train"], **chosen.get("run", {})}.items():
             if name not in written:
                 setattr(a, name, value)
