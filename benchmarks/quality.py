@@ -228,6 +228,14 @@ CONFIGS: dict[str, dict] = {
         spec=SPEC_22K_256,
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0},
     ),
+    # the same on the full band at its own learning rate (the cpu preset for a bright target
+    # since session 14)
+    "cycle5-pitch-22k-256-lr4-resize": _config(
+        "cpu",
+        upsample="resize",
+        spec=SPEC_22K_256,
+        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
+    ),  # fmt: skip
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
     "cycle5-pitch-ema": _config(
         "cpu", ema_decay=0.999, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
