@@ -236,6 +236,8 @@ CONFIGS: dict[str, dict] = {
         spec=SPEC_22K_256,
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
     ),  # fmt: skip
+    # the cpu-voice preset's recipe with resize upsampling
+    "log-256-reg-env-resize": _cpu_voice(upsample="resize"),
     # today's presets (cpu, cpu-voice) with the generator weight average: issue 11's runs
     "cycle5-pitch-ema": _config(
         "cpu", ema_decay=0.999, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
