@@ -213,9 +213,6 @@ CONFIGS: dict[str, dict] = {
     # 64 cut by eight, as the generator): a sharper judge of the harmonics' placement, the
     # error that remains (session 13: right loudness, wrong contrast)
     "cycle5-pitch-ndf16": _config("cpu", ndf=16, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}),
-    "cycle5-pitch-22k-256-ndf16": _config(
-        "cpu", ndf=16, spec=SPEC_22K_256, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
-    ),
     # resize-then-convolve upsampling in the generator (--upsample resize) instead of the
     # reference's stride-2 transposed convolutions, whose uneven overlap leaves a period-2
     # pattern on both axes: the grainy texture between harmonics in the translations

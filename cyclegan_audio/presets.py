@@ -69,8 +69,9 @@ BRIGHT_TARGET_SPEC: dict[str, dict[str, Any]] = {
 # The full-band spec's own training overrides: `train --preset cpu` applies them when the
 # prepared tiles are BRIGHT_TARGET_SPEC's (flags written still win). Twice the learning
 # rate: lower LSD on all six 4-epoch runs of three bright-target pairs (clarinet -> trumpet
-# and two FluidR3 pairs, seeds 0 and 1) and at 20 epochs; on the narrow tiles it was not
-# (docs/quality.md, "A learning rate for the full band (session 14)").
+# and two FluidR3 pairs, seeds 0 and 1) and at 20 epochs on clarinet; on the narrow tiles it
+# was not (docs/quality.md, "Three pairs from another SoundFont; a learning rate for the full
+# band (session 14)").
 BRIGHT_TARGET_TRAIN: dict[str, dict[str, Any]] = {"cpu": {"lr": 4e-4}}
 
 
