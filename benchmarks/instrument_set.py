@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import struct
 import subprocess
 import sys
@@ -31,8 +30,10 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from set_layout import cannot_start  # noqa: E402
 
 from cyclegan_audio.audio import load_with_rate, save  # noqa: E402
 
@@ -134,16 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test", type=int, default=6, help="test pairs")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    if shutil.which("fluidsynth") is None:
-        print("instrument_set: fluidsynth is not on PATH (apt-get install fluidsynth)",
-              file=sys.stderr)  # fmt: skip
-        return 1
-    if not args.sf2.is_file():
-        print(f"instrument_set: {args.sf2}: no such SoundFont (apt-get install "
-              "fluid-soundfont-gm, or --sf2 FILE)", file=sys.stderr)  # fmt: skip
-        return 1
-    if args.out.exists():
-        print(f"instrument_set: {args.out} exists; choose a new folder", file=sys.stderr)
+    problem = cannot_start("instrument_set", args.out, "fluidsynth", "fluidsynth")
+    if problem is None and not args.sf2.is_file():
+        problem = (f"instrument_set: {args.sf2}: no such SoundFont (apt-get install "
+                   "fluid-soundfont-gm, or --sf2 FILE)")  # fmt: skip
+    if problem:
+        print(problem, file=sys.stderr)
         return 1
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory() as t:

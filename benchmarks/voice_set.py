@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from set_layout import cannot_start  # noqa: E402
 
 from cyclegan_audio.audio import load_with_rate, save  # noqa: E402
 
@@ -106,11 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test", type=int, default=4, help="test pairs")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    if shutil.which("espeak-ng") is None:
-        print("voice_set: espeak-ng is not on PATH (apt-get install espeak-ng)", file=sys.stderr)
-        return 1
-    if args.out.exists():
-        print(f"voice_set: {args.out} exists; choose a new folder", file=sys.stderr)
+    problem = cannot_start("voice_set", args.out, "espeak-ng", "espeak-ng")
+    if problem:
+        print(problem, file=sys.stderr)
         return 1
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory() as t:

@@ -54,3 +54,23 @@ def write_two_domains(root, n: int = 3, sr: int = 16000) -> tuple:
             y = harmonic_tone(220.0 * (1 + i / 4), 2.1, sr, decay=decay)
             audio.save(root / domain / f"{domain}{i}.wav", y, sr)
     return root / "A", root / "B"
+
+
+def fake_tool_and_script(tmp_path, monkeypatch, tool: str, source: str, script: str):
+    """Put an executable stand-in for ``tool`` (the Python program ``source``, run by this
+    interpreter) first on PATH, and import ``benchmarks/<script>.py`` as a module."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / tool
+    fake.write_text(f"#!{sys.executable}\n{source}")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{script}.py"
+    spec = importlib.util.spec_from_file_location(script, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

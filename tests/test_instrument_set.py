@@ -3,24 +3,20 @@ the notes in meta.json are the notes heard, pairs share them, alike programs are
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cyclegan_audio.audio import load_with_rate
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "instrument_set.py"
+from .conftest import fake_tool_and_script
 
 # A stand-in for fluidsynth: "-ni -q -g G -r SR -F OUT SF2 MID" parses the standard MIDI file
 # (its own reader, not the script's writer) and renders each note as a sine at the note's
 # pitch, with a second harmonic whose weight is the program / 127 (so programs sound
 # different), stereo, at 22,050 Hz. ALIKE=1 in the environment ignores the program.
-FAKE = """#!{python}
+FAKE = """
 import os, struct, sys
 import numpy as np, soundfile as sf
 a = sys.argv[1:]
@@ -29,7 +25,7 @@ data = open(mid, "rb").read()
 assert data[:4] == b"MThd"
 division = struct.unpack(">H", data[12:14])[0]
 pos, end = 22, 22 + struct.unpack(">I", data[18:22])[0]
-tick, program, on, notes = 0, 0, {{}}, []
+tick, program, on, notes = 0, 0, {}, []
 while pos < end:
     delta = 0
     while True:
@@ -47,7 +43,7 @@ while pos < end:
     elif status & 0xF0 == 0x80:
         notes.append((on.pop(data[pos + 1]), tick, data[pos + 1])); pos += 3
     else:
-        raise SystemExit(f"unexpected status {{status:#x}}")
+        raise SystemExit(f"unexpected status {status:#x}")
 seconds = lambda t: t / division * 0.5  # 120 bpm
 y = np.zeros(int(22050 * 21))
 h2 = 0.0 if os.environ.get("ALIKE") else program / 127
@@ -62,15 +58,7 @@ sf.write(out, np.stack([y, y], axis=1), int(a[a.index("-r") + 1]))
 
 @pytest.fixture
 def instrument_set(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "fluidsynth"
-    fake.write_text(FAKE.format(python=sys.executable))
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    spec = importlib.util.spec_from_file_location("instrument_set", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = fake_tool_and_script(tmp_path, monkeypatch, "fluidsynth", FAKE, "instrument_set")
     sf2 = tmp_path / "fake.sf2"
     sf2.write_bytes(b"RIFF")
     return mod, sf2

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cyclegan_audio.audio import load_with_rate
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "voice_set.py"
+from .conftest import fake_tool_and_script
 
 # A stand-in for espeak-ng: "-v VOICE -s WPM -w OUT TEXT" writes a sine whose pitch follows
 # the voice (f2 200 Hz, anything else 100 Hz) and whose length follows the text, the f2 voice
 # 10 % slower, at 22,050 Hz. ALIKE=1 in the environment renders every voice at 100 Hz.
-FAKE = """#!{python}
+FAKE = """
 import os, sys
 import numpy as np, soundfile as sf
 a = sys.argv[1:]
@@ -34,15 +30,7 @@ sf.write(out, 0.5 * np.sin(2 * np.pi * f0 * t), 22050)
 
 @pytest.fixture
 def voice_set(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "espeak-ng"
-    fake.write_text(FAKE.format(python=sys.executable))
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    spec = importlib.util.spec_from_file_location("voice_set", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = fake_tool_and_script(tmp_path, monkeypatch, "espeak-ng", FAKE, "voice_set")
     return mod
 
 

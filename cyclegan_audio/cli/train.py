@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=tuple(PRESETS),
         default=None,
         help="network sizes, schedule and loss weights of a measured recipe (cpu: ngf/ndf 8, "
-        "3 blocks, 10 + 10 epochs, --lambda-cycle 5 --lambda-pitch 1 --ema-decay 0.999, for "
+        "3 blocks, 10 + 10 epochs, --lambda-cycle 5 --lambda-pitch 1, for "
         "tiles from `prepare --preset cpu`, and --lr 4e-4 when those are its full-band tiles "
         "for a bright target; cpu-voice: the same networks and schedule with "
         "--measure-register --register-envelope 200, for `prepare --preset cpu-voice`; gpu: "
