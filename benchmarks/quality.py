@@ -240,6 +240,11 @@ CONFIGS: dict[str, dict] = {
         "cpu", ema_decay=0.999, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
     "log-256-reg-env-ema": _cpu_voice(ema_decay=0.999),
+    # a shorter average (time constant ~200 steps, half an epoch of an instrument set at
+    # 20 epochs): does it keep the raw weights' good epochs (issue 11, session 15)?
+    "cycle5-pitch-ema995": _config(
+        "cpu", ema_decay=0.995, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }
@@ -445,24 +450,32 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
             rows.append(row)
     if args.every_epoch:
         common["data"] = str(data)
-        rows += every_epoch(result.run_dir, set_dir, out, seed, args.eval_policy, common)
+        weights_of = ("ema",) if args.epoch_weights == "average" else ("ema", "raw")
+        rows += every_epoch(
+            result.run_dir, set_dir, out, seed, args.eval_policy, common, weights_of
+        )
     for r in rows:
         r["wall_s"] = round(time.perf_counter() - t0, 1)
     return rows
 
 
-def every_epoch(run_dir: Path, set_dir: Path, out: Path, seed: int, policy: str, common: dict):
+def every_epoch(
+    run_dir: Path, set_dir: Path, out: Path, seed: int, policy: str, common: dict,
+    weights_of: tuple[str, ...] = ("ema", "raw"),
+):  # fmt: skip
     """One row per epoch-NNN.ckpt and generator weights ("ema" when the checkpoint holds an
     average, and always "raw"): the val score recorded in training beside the benchmark. The
     recorded score belongs to the weights validation used (the EMA when there is one); the
-    raw weights' score comes from ``--rescore``."""
+    raw weights' score comes from ``--rescore``. ``weights_of``: which of the two to benchmark
+    when the checkpoint holds an average (the raw weights of a seed are the same training
+    whatever the decay, so a second decay needs only its average)."""
     rows = []
     for ckpt in sorted(run_dir.glob("epoch-*.ckpt")):
         info = read_checkpoint(ckpt)
         meta, averaged = info.meta, has_average(info.state_dict)
         label = ckpt.stem
         val = meta.get("val_score") or {}
-        for weights in ("ema", "raw") if averaged else ("raw",):
+        for weights in weights_of if averaged else ("raw",):
             sub = out / label / weights
             folder = translate_policies(ckpt, set_dir, sub, ema=weights == "ema")[policy]
             res = _evaluate(set_dir, folder, sub / "eval", seed)
@@ -676,6 +689,12 @@ def main(argv: list[str] | None = None) -> int:
         "--every-epoch",
         action="store_true",
         help="keep and benchmark every epoch's checkpoint (does the val score pick the best?)",
+    )
+    p.add_argument(
+        "--epoch-weights",
+        choices=("both", "average"),
+        default="both",
+        help="with --every-epoch and a weight average: benchmark both weights, or the average only",
     )
     p.add_argument("--summary", type=Path, help="print the table of a results file and exit")
     p.add_argument("--mean-sets", nargs="*", help="with --summary: sets the mean is over")
