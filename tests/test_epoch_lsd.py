@@ -1,0 +1,57 @@
+"""benchmarks/epoch_lsd.py: the per-epoch score and LSD of a tiny run; the summary's known answers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import soundfile as sf
+
+from benchmarks import epoch_lsd
+from cyclegan_audio.checkpoint import read_checkpoint
+from tests.test_train import make_prepared, run_main
+
+from .conftest import harmonic_tone
+
+SR = 22050
+
+
+def test_summary_known_answers():
+    rows = [
+        dict(epoch=e, score_now=s, lsd=v)
+        for e, s, v in [(0, 0.9, 7.0), (1, 0.5, 6.0), (2, 0.4, 5.5), (3, 0.6, 5.0), (4, 0.7, 6.2)]
+    ]
+    s = epoch_lsd.summary(rows[::-1])  # any order in
+    assert s["picked_epoch"] == 2 and s["picked"] == 5.5 and s["best"] == 5.0
+    assert s["picked_minus_best"] == pytest.approx(0.5) and s["last"] == 6.2
+    assert s["swing"] == pytest.approx((0.5 + 1.2) / 2)  # epochs 2, 3, 4
+    # ranks (4,1,0,2,3) against (4,2,1,0,3): 1 - 6 * (0 + 1 + 1 + 4 + 0) / (5 * 24)
+    assert s["rho"] == pytest.approx(0.7)
+
+
+def test_every_kept_epoch_gets_its_recorded_score_and_an_lsd(tmp_path, capsys):
+    data = make_prepared(tmp_path / "data")
+    assert (
+        run_main(data, tmp_path / "ck", "--max-epochs", "2", "--keep-epochs", "--ema-decay", "0.99")
+        == 0
+    )
+    run_dir = tmp_path / "ck" / "r"
+    for d, f0, decay in (("test/A", 220.0, 0.0), ("test/B", 220.0, 4.0)):
+        (tmp_path / "set" / d).mkdir(parents=True)
+        sf.write(tmp_path / "set" / d / "pair_000.wav", harmonic_tone(f0, 1.0, SR, decay=decay), SR)
+    out = tmp_path / "rows.jsonl"
+    argv = [str(run_dir), str(tmp_path / "set"), str(data), "--weights", "ema", "--out", str(out)]
+    assert epoch_lsd.main(argv) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1] and {r["weights"] for r in rows} == {"ema"}
+    for r in rows:  # validation scored the averaged weights on these tiles during training
+        recorded = read_checkpoint(run_dir / f"{r['ckpt']}.ckpt").meta["val_score"]["score"]
+        assert r["score_now"] == pytest.approx(recorded, abs=1e-4)
+        assert 0.0 < r["lsd_gain"] <= r["lsd"] + 1e-6
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["picked_epoch"] in (0, 1)
+
+
+def test_a_run_without_kept_epochs_is_one_line(tmp_path, capsys):
+    assert epoch_lsd.main([str(tmp_path), str(tmp_path), str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no epoch-NNN.ckpt" in err[0] and str(tmp_path) in err[0]
