@@ -467,8 +467,8 @@ def every_epoch(
     average, and always "raw"): the val score recorded in training beside the benchmark. The
     recorded score belongs to the weights validation used (the EMA when there is one); the
     raw weights' score comes from ``--rescore``. ``weights_of``: which of the two to benchmark
-    when the checkpoint holds an average (the raw weights of a seed are the same training
-    whatever the decay, so a second decay needs only its average)."""
+    when the checkpoint holds an average (the average does not change training, so the raw
+    weights can come from `benchmarks/epoch_lsd.py --weights raw`, ~15 s an epoch)."""
     rows = []
     for ckpt in sorted(run_dir.glob("epoch-*.ckpt")):
         info = read_checkpoint(ckpt)
