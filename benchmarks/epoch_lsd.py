@@ -9,6 +9,9 @@ the numbers `cyclegan-audio score` prints) and translates the set's test/A with
 
     python benchmarks/epoch_lsd.py RUN_DIR SET_DIR PREPARED --weights raw --out rows.jsonl
 
+``--average-last K`` scores instead each epoch's raw weights averaged with the K - 1 epochs
+before it (an average over epoch snapshots, no retraining).
+
 One JSON row per epoch: epoch, weights, score (and its parts), lsd, lsd_gain; then the
 run's Spearman(score, LSD), the picked epoch's LSD minus the best, and the second-half
 swing, as `quality.epoch_summary` computes them.
@@ -51,6 +54,28 @@ def epoch_rows(run_dir: Path, set_dir: Path, data: Path, weights: str, scratch: 
     return rows
 
 
+def average_states(states: list[dict], prefixes: tuple[str, ...] = ("g_ab.", "g_ba.")) -> dict:
+    """The first state_dict with each float tensor under ``prefixes`` replaced by its mean over
+    ``states`` (the raw generators of several epochs averaged; the rest is the first's)."""
+    out = dict(states[0])
+    for k, v in out.items():
+        if k.startswith(prefixes) and v.is_floating_point():
+            out[k] = torch.stack([s[k] for s in states]).mean(0)
+    return out
+
+
+def snapshot_averages(run_dir: Path, k: int, out_dir: Path) -> Path:
+    """``out_dir`` with one checkpoint per epoch e >= k - 1 whose raw generator weights are the
+    mean of epochs e - k + 1 … e (an average over epoch snapshots, computed after training)."""
+    paths = sorted(run_dir.glob("epoch-*.ckpt"))
+    ckpts = [torch.load(p, map_location="cpu", weights_only=False) for p in paths]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for e in range(k - 1, len(paths)):
+        states = [c["state_dict"] for c in ckpts[e - k + 1 : e + 1]]
+        torch.save(dict(ckpts[e], state_dict=average_states(states)), out_dir / paths[e].name)
+    return out_dir
+
+
 def summary(rows: list[dict]) -> dict:
     """Spearman(score, LSD), picked - best LSD, the picked and last LSD, the 2nd-half swing."""
     rows = sorted(rows, key=lambda r: r["epoch"])
@@ -71,12 +96,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("prepared", type=Path, help="the prepared tiles the run trained on")
     p.add_argument("--weights", choices=("ema", "raw"), default="raw")
     p.add_argument("--out", type=Path, help="append the rows here (JSON lines)")
+    p.add_argument(
+        "--average-last",
+        type=int,
+        default=1,
+        metavar="K",
+        help="score each epoch's raw weights averaged with the K - 1 epochs before it",
+    )
     a = p.parse_args(argv)
     if not any(a.run_dir.glob("epoch-*.ckpt")):
         print(f"error: {a.run_dir}: no epoch-NNN.ckpt (train with --keep-epochs)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        rows = epoch_rows(a.run_dir, a.set_dir, a.prepared, a.weights, Path(tmp))
+        run_dir, weights = a.run_dir, a.weights
+        if a.average_last > 1:
+            run_dir, weights = (
+                snapshot_averages(a.run_dir, a.average_last, Path(tmp) / "avg"),
+                "raw",
+            )
+        rows = epoch_rows(run_dir, a.set_dir, a.prepared, weights, Path(tmp))
+    for r in rows:
+        r.update(run=a.run_dir.name, average_last=a.average_last)
     for r in rows:
         print(json.dumps({k: v for k, v in r.items() if k != "parts_now"}))
     if a.out:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import soundfile as sf
+import torch
 
 from benchmarks import epoch_lsd
 from cyclegan_audio.checkpoint import read_checkpoint
@@ -29,6 +30,24 @@ def test_summary_known_answers():
     assert s["rho"] == pytest.approx(0.7)
 
 
+def test_average_states_means_the_generators_only():
+    states = [
+        {
+            "g_ab.w": torch.tensor([1.0, 2.0]),
+            "g_ba.w": torch.tensor([0.0]),
+            "d_a.w": torch.tensor([5.0]),
+        },
+        {
+            "g_ab.w": torch.tensor([3.0, 6.0]),
+            "g_ba.w": torch.tensor([1.0]),
+            "d_a.w": torch.tensor([9.0]),
+        },
+    ]
+    avg = epoch_lsd.average_states(states)
+    assert avg["g_ab.w"].tolist() == [2.0, 4.0] and avg["g_ba.w"].tolist() == [0.5]
+    assert avg["d_a.w"].tolist() == [5.0]  # not a generator: the first state's
+
+
 def test_every_kept_epoch_gets_its_recorded_score_and_an_lsd(tmp_path, capsys):
     data = make_prepared(tmp_path / "data")
     assert (
@@ -49,6 +68,20 @@ def test_every_kept_epoch_gets_its_recorded_score_and_an_lsd(tmp_path, capsys):
         assert r["score_now"] == pytest.approx(recorded, abs=1e-4)
         assert 0.0 < r["lsd_gain"] <= r["lsd"] + 1e-6
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["picked_epoch"] in (0, 1)
+    # epochs 0 and 1 averaged: one row, epoch 1, between nothing and everything
+    argv = [
+        str(run_dir),
+        str(tmp_path / "set"),
+        str(data),
+        "--average-last",
+        "2",
+        "--out",
+        str(out),
+    ]
+    assert epoch_lsd.main(argv) == 0
+    last = json.loads(out.read_text().splitlines()[-1])
+    assert last["epoch"] == 1 and last["average_last"] == 2 and last["weights"] == "raw"
+    assert last["run"] == "r" and 0.0 < last["lsd_gain"] <= last["lsd"] + 1e-6
 
 
 def test_a_run_without_kept_epochs_is_one_line(tmp_path, capsys):
