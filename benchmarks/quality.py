@@ -38,7 +38,7 @@ import torch  # noqa: E402
 
 from cyclegan_audio import metrics as M  # noqa: E402
 from cyclegan_audio.audio import find_audio_files, load, load_with_rate, save  # noqa: E402
-from cyclegan_audio.checkpoint import level_offset_db, load_translation, read_checkpoint  # noqa: E402
+from cyclegan_audio.checkpoint import load_translator, read_checkpoint  # noqa: E402
 from cyclegan_audio.cli.prepare import main as prepare_main  # noqa: E402
 from cyclegan_audio.ema import has_average  # noqa: E402
 from cyclegan_audio.evaluation import EvalConfig, evaluate  # noqa: E402
@@ -323,9 +323,8 @@ def _evaluate(set_dir: Path, folder: Path | None, out: Path, seed: int) -> dict:
 def translate_policies(ckpt: Path, set_dir: Path, out: Path, ema: bool = True) -> dict[str, Path]:
     """Translate test/A once; write one folder per loudness policy (same audio, other gain).
     ``ema``: the averaged generator when the checkpoint has one, else the raw weights."""
-    spec, g, input_peak_db = load_translation(ckpt, "AtoB", "cpu", ema=ema)
-    offset = level_offset_db(read_checkpoint(ckpt).meta, "AtoB")
-    return translate_with(g, spec, input_peak_db, offset, set_dir, out)
+    t = load_translator(ckpt, "AtoB", "cpu", ema=ema)
+    return translate_with(t.generator, t.spec, t.input_peak_db, t.level_offset_db, set_dir, out)
 
 
 def translate_with(
@@ -499,6 +498,19 @@ def _spearman(x: list[float], y: list[float]) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
+def run_figures(score: list[float], lsd: list[float]) -> dict:
+    """Issue 11's figures of one run from its epochs' scores and LSDs (in epoch order): rho =
+    Spearman(score, LSD), the picked epoch's index and LSD (the lowest score), the best and
+    last LSD, and the swing: the mean |LSD change| from epoch to epoch over the second half."""
+    pick = int(np.argmin(score))
+    half = lsd[len(lsd) // 2 :]
+    swing = float(np.mean(np.abs(np.diff(half)))) if len(half) > 1 else float("nan")
+    return dict(
+        rho=_spearman(score, lsd), pick=pick, picked=lsd[pick], best=min(lsd),
+        picked_minus_best=lsd[pick] - min(lsd), last=lsd[-1], swing=swing,
+    )  # fmt: skip
+
+
 def epoch_summary(rows: list[dict], score_key: str = "val_score") -> str:
     """Per run and generator weights: Spearman(val score, LSD), Spearman(val score, pitch
     error), the picked epoch's LSD minus the run's best, and the mean epoch-to-epoch LSD
@@ -519,13 +531,12 @@ def epoch_summary(rows: list[dict], score_key: str = "val_score") -> str:
         rs = sorted(runs[key], key=lambda r: r["epoch"])
         score = [r[score_key] for r in rs]
         lsd = [r["lsd"] for r in rs]
-        pitch_err = [1.0 - r["pitch"] if r["pitch"] is not None else np.nan for r in rs]
-        picked = lsd[int(np.argmin(score))] - min(lsd)
-        half = lsd[len(lsd) // 2 :]
-        swing = float(np.mean(np.abs(np.diff(half)))) if len(half) > 1 else float("nan")
+        pitch_err = [1.0 - r["pitch"] if r.get("pitch") is not None else np.nan for r in rs]
+        f = run_figures(score, lsd)
         lines.append(
-            f"| {' | '.join(str(k) for k in key)} | {_spearman(score, lsd):.2f} "
-            f"| {_spearman(score, pitch_err):.2f} | {picked:.2f} | {min(lsd):.2f} | {swing:.2f} |"
+            f"| {' | '.join(str(k) for k in key)} | {f['rho']:.2f} "
+            f"| {_spearman(score, pitch_err):.2f} | {f['picked_minus_best']:.2f} "
+            f"| {f['best']:.2f} | {f['swing']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -556,11 +567,9 @@ def ema_summary(rows: list[dict], score_key: str = "score_now") -> str:
         cells = defaultdict(list)
         for w in ("ema", "raw"):
             rs = sorted(by_weights[w], key=lambda r: r["epoch"])
-            lsd = [r["lsd"] for r in rs]
-            half = lsd[len(lsd) // 2 :]
-            cells["swing"].append(float(np.mean(np.abs(np.diff(half)))))
-            cells["last"].append(lsd[-1])
-            cells["picked"].append(lsd[int(np.argmin([r[score_key] for r in rs]))])
+            f = run_figures([r[score_key] for r in rs], [r["lsd"] for r in rs])
+            for cell in ("swing", "last", "picked"):
+                cells[cell].append(f[cell])
         body = " | ".join(f"{v[0]:.2f} / {v[1]:.2f}" for v in cells.values())
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {body} |")
     return "\n".join(lines)

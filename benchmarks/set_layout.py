@@ -1,6 +1,6 @@
-"""What the scripts that render development sets (voice_set.py, instrument_set.py) share:
-the checks made before any audio is rendered, so a missing tool or an existing folder costs
-one line and touches nothing."""
+"""The shared set layout's checks, each one line and touching nothing: before a script renders
+a set (voice_set.py, instrument_set.py: a missing tool, an existing folder) and before one
+reads a set's paired test clips (epoch_lsd.py, tone_curve.py)."""
 
 from __future__ import annotations
 
@@ -16,3 +16,10 @@ def cannot_start(script: str, out: Path, tool: str, install: str) -> str | None:
     if out.exists():
         return f"{script}: {out} exists; choose a new folder"
     return None
+
+
+def missing_test_pairs(set_dir: Path) -> str | None:
+    """The line naming ``set_dir`` when it lacks the layout's test/A and test/B, else None."""
+    if (set_dir / "test" / "A").is_dir() and (set_dir / "test" / "B").is_dir():
+        return None
+    return f"{set_dir}: no test/A and test/B folders (the shared set layout)"

@@ -28,10 +28,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import quality as Q  # noqa: E402
+from set_layout import missing_test_pairs  # noqa: E402
 
 from cyclegan_audio.audio import find_audio_files, load_with_rate, save  # noqa: E402
-from cyclegan_audio.checkpoint import level_offset_db, load_translation, read_checkpoint  # noqa: E402
+from cyclegan_audio.checkpoint import load_translator  # noqa: E402
 from cyclegan_audio.data import load_tile, spread  # noqa: E402
+from cyclegan_audio.errors import CycleGanAudioError  # noqa: E402
 from cyclegan_audio.loudness import integrated_loudness  # noqa: E402
 from cyclegan_audio.manifest import Manifest  # noqa: E402
 
@@ -72,20 +74,20 @@ class ToneCurve(torch.nn.Module):
     ):
         super().__init__()
         self.generator = generator
-        self.rows = band_of_rows(translations.shape[-2], bands)
-        self.knots = []
+        rows = band_of_rows(translations.shape[-2], bands)
+        self.bands = []  # (row indices, knots xs, knots ys) per band, made once
         for k in range(bands):
-            sel = self.rows == k
+            sel = rows == k
             xs, ys = quantile_map(translations[..., sel, :].ravel(), real[..., sel, :].ravel())
-            self.knots.append(
-                (torch.as_tensor(xs, dtype=torch.float32), torch.as_tensor(ys, dtype=torch.float32))
-            )
+            self.bands.append(
+                (torch.from_numpy(np.flatnonzero(sel)),
+                 torch.as_tensor(xs, dtype=torch.float32), torch.as_tensor(ys, dtype=torch.float32))
+            )  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.generator(x)
         out = torch.empty_like(y)
-        for k, (xs, ys) in enumerate(self.knots):
-            sel = torch.from_numpy(np.flatnonzero(self.rows == k))
+        for sel, xs, ys in self.bands:
             out[..., sel, :] = apply_map(y[..., sel, :], xs, ys)
         return out
 
@@ -117,11 +119,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=Path("tone_curve.jsonl"))
     p.add_argument("--label", default="")
     a = p.parse_args(argv)
-    spec, g, peak_db = load_translation(a.ckpt, "AtoB", "cpu", ema=not a.raw)
-    offset = level_offset_db(read_checkpoint(a.ckpt).meta, "AtoB")
-    m = Manifest.load(a.prepared)
+    try:
+        t = load_translator(a.ckpt, "AtoB", "cpu", ema=not a.raw)
+        m = Manifest.load(a.prepared)
+    except CycleGanAudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    spec, g, peak_db, offset = t.spec, t.generator, t.input_peak_db, t.level_offset_db
     paths_a = spread(m.tile_paths("A", a.fit), a.max_tiles)
     paths_b = spread(m.tile_paths("B", a.fit), a.max_tiles)
+    problem = None
+    if not paths_a or not paths_b:
+        problem = f"{a.prepared}: no {a.fit} tiles in both domains to fit the map on"
+    elif min(a.bands) < 0 or max(a.bands) > spec.tile_shape[0]:
+        problem = f"--bands: give 0 (no map) to {spec.tile_shape[0]} (one per tile row)"
+    problem = problem or missing_test_pairs(a.set_dir)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     with torch.inference_mode():
         translations = torch.cat([g(load_tile(t, spec)[None]) for t in paths_a]).numpy()
     real = torch.stack([load_tile(t, spec) for t in paths_b]).numpy()

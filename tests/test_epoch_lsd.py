@@ -84,7 +84,24 @@ def test_every_kept_epoch_gets_its_recorded_score_and_an_lsd(tmp_path, capsys):
     assert last["run"] == "r" and 0.0 < last["lsd_gain"] <= last["lsd"] + 1e-6
 
 
-def test_a_run_without_kept_epochs_is_one_line(tmp_path, capsys):
-    assert epoch_lsd.main([str(tmp_path), str(tmp_path), str(tmp_path)]) == 2
+def _one_line(capsys) -> str:
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no epoch-NNN.ckpt" in err[0] and str(tmp_path) in err[0]
+    assert len(err) == 1 and err[0].startswith("error: ")
+    return err[0]
+
+
+def test_user_mistakes_are_one_line(tmp_path, capsys):
+    assert epoch_lsd.main([str(tmp_path), str(tmp_path), str(tmp_path)]) == 2
+    line = _one_line(capsys)
+    assert "no epoch-NNN.ckpt" in line and str(tmp_path) in line
+    for e in range(3):
+        (tmp_path / f"epoch-{e:03d}.ckpt").write_bytes(b"")
+    argv = [str(tmp_path), str(tmp_path / "set"), str(tmp_path)]
+    assert epoch_lsd.main(argv + ["--average-last", "4"]) == 2
+    assert "give 1 to 3" in _one_line(capsys)
+    assert epoch_lsd.main(argv) == 2
+    assert "no test/A and test/B" in _one_line(capsys)
+    (tmp_path / "set" / "test" / "A").mkdir(parents=True)
+    (tmp_path / "set" / "test" / "B").mkdir()
+    assert epoch_lsd.main(argv) == 2  # no manifest in the prepared folder: the library's line
+    assert "manifest" in _one_line(capsys)

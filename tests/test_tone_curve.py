@@ -46,3 +46,11 @@ def test_each_band_of_rows_gets_its_own_map():
     out = curve(torch.zeros(1, 1, 8, 16))  # the median of the translations
     assert out[0, 0, :4].mean().item() == pytest.approx(0.5, abs=0.05)
     assert out[0, 0, 4:].mean().item() == pytest.approx(-0.5, abs=0.05)
+
+
+def test_user_mistakes_are_one_line(tmp_path, capsys):
+    missing = tmp_path / "none.ckpt"
+    assert tc.main([str(missing), str(tmp_path), str(tmp_path), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and str(missing) in err[0]
+    assert not (tmp_path / "out").exists()  # nothing written
