@@ -245,6 +245,14 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-ema995": _config(
         "cpu", ema_decay=0.995, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
+    # the full band's preset (lr 4e-4) with the 0.999 average: the raw weights' score misranks
+    # its epochs (Spearman 0.59 / -0.04, session 15); does the average steady them?
+    "cycle5-pitch-22k-256-lr4-ema": _config(
+        "cpu",
+        ema_decay=0.999,
+        spec=SPEC_22K_256,
+        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
+    ),  # fmt: skip
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }
