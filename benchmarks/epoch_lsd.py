@@ -12,6 +12,15 @@ the numbers `cyclegan-audio score` prints) and translates the set's test/A with
 ``--average-last K`` scores instead each epoch's raw weights averaged with the K - 1 epochs
 before it (an average over epoch snapshots, no retraining).
 
+``--level`` adds where each epoch's level lies: ``gain_db``, the mean over the test clips of
+the global gain that would minimise the LSD (``gain_db_clips`` each; negative = the
+translation is too loud), and ``val_level_db``, the log-mean level (dB over every pixel) of
+the run's validation A tiles translated, minus that of the real validation B tiles. The
+summary then fits gain_db = slope * val_level_db + intercept over the epochs: a slope near
+-1 with a small residual says the epochs' level errors are the level the generator jumps to
+on every tile, and the intercept is what a calibration to the real B tiles would still miss
+(docs/validation-score.md, "The level the generator jumps to").
+
 One JSON row per epoch: epoch, weights, score (and its parts), lsd, lsd_gain; then the
 run's Spearman(score, LSD), the picked epoch's LSD minus the best, and the second-half
 swing (`quality.run_figures`, as the benchmark's tables).
@@ -26,21 +35,30 @@ import tempfile
 from collections import deque
 from pathlib import Path
 
+import numpy as np
 import torch
+from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import quality as Q  # noqa: E402
 from set_layout import missing_test_pairs  # noqa: E402
 
+from cyclegan_audio import metrics as M  # noqa: E402
+from cyclegan_audio import spectrogram as S  # noqa: E402
+from cyclegan_audio.audio import find_audio_files, load, load_with_rate  # noqa: E402
+from cyclegan_audio.checkpoint import load_translator  # noqa: E402
+from cyclegan_audio.data import TileDataModule  # noqa: E402
 from cyclegan_audio.errors import CycleGanAudioError  # noqa: E402
-from cyclegan_audio.rescore import score_checkpoints  # noqa: E402
+from cyclegan_audio.rescore import score_checkpoints, val_tiles  # noqa: E402
+from cyclegan_audio.spec import SpectrogramSpec  # noqa: E402
 
 
 def epoch_rows(
-    paths: list[Path], set_dir: Path, data: Path, weights: str, scratch: Path
+    paths: list[Path], set_dir: Path, data: Path, weights: str, scratch: Path, level: bool = False
 ) -> list[dict]:
-    """One row per epoch checkpoint in ``paths`` for the ``weights`` ("ema" or "raw")."""
+    """One row per epoch checkpoint in ``paths`` for the ``weights`` ("ema" or "raw"); with
+    ``level`` the row has the epoch's best gains and validation level too (module doc)."""
     rows = []
     for cs in score_checkpoints(paths, data, use_ema=weights == "ema"):
         out = scratch / cs.path.stem
@@ -53,7 +71,59 @@ def epoch_rows(
                 lsd=lsd, lsd_gain=lsd_gain, loudness="model",
             )
         )  # fmt: skip
+        if level:
+            gains = best_gains_db(set_dir, folder)
+            rows[-1].update(
+                gain_db=float(np.mean(gains)),
+                gain_db_clips=gains,
+                val_level_db=val_level_db(cs.path, data, weights),
+            )
     return rows
+
+
+def log_mean_db(tiles: torch.Tensor, spec: SpectrogramSpec) -> float:
+    """The mean dB over every pixel of tiles (N, 1, F, T) on [-1, 1]: their log-mean level."""
+    return float(S.unit_to_db(S.model_to_unit(tiles.double()), spec).mean())
+
+
+@torch.no_grad()
+def val_level_db(ckpt: Path, data: Path, weights: str, n_tiles: int = 32) -> float:
+    """`log_mean_db` of the prepared folder's validation A tiles (those validation scores)
+    translated by ``ckpt``'s A -> B generator, minus that of the real validation B tiles."""
+    t = load_translator(ckpt, "AtoB", "cpu", ema=weights == "ema")
+    real_a, real_b = val_tiles(TileDataModule(data, num_workers=0, n_val_tiles=n_tiles), n_tiles)
+    fake = torch.cat([t.generator(real_a[i : i + 8]) for i in range(0, len(real_a), 8)])
+    return log_mean_db(fake, t.spec) - log_mean_db(real_b, t.spec)
+
+
+def best_gains_db(set_dir: Path, folder: Path) -> list[float]:
+    """Per test clip (test/B's names, in order): the global gain (dB) on ``folder``'s file that
+    minimises its LSD to the truth (`metrics.log_spectral_distance_best_gain`)."""
+    gains = []
+    for truth_path in find_audio_files(set_dir / "test/B"):
+        truth, sr = load_with_rate(truth_path)
+        y = load(folder / truth_path.relative_to(set_dir / "test/B"), sr)
+        gains.append(
+            M.log_spectral_distance_best_gain(y, truth, SpectrogramSpec(sample_rate=sr))[1]
+        )
+    return gains
+
+
+def level_summary(rows: list[dict]) -> dict:
+    """How the epochs' best gains follow their validation level (rows with ``gain_db`` and
+    ``val_level_db``): Spearman, the least-squares line and its residual (dB), the gains'
+    spread between the clips of one epoch and between epochs."""
+    gain = np.array([r["gain_db"] for r in rows], dtype=float)
+    level = np.array([r["val_level_db"] for r in rows], dtype=float)
+    slope, intercept = np.polyfit(level, gain, 1)
+    return dict(
+        level_rho=float(spearmanr(level, gain)[0]),
+        level_slope=float(slope),
+        level_intercept_db=float(intercept),
+        level_residual_db=float(np.std(gain - (slope * level + intercept))),
+        gain_within_epoch_db=float(np.mean([np.std(r["gain_db_clips"]) for r in rows])),
+        gain_between_epochs_db=float(np.std(gain)),
+    )
 
 
 def average_states(states: list[dict], prefixes: tuple[str, ...] = ("g_ab.", "g_ba.")) -> dict:
@@ -103,7 +173,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="K",
         help="score each epoch's raw weights averaged with the K - 1 epochs before it",
     )
+    p.add_argument(
+        "--level",
+        action="store_true",
+        help="add each epoch's best gains and validation level, and their fit (module doc)",
+    )
     a = p.parse_args(argv)
+
     paths = sorted(a.run_dir.glob("epoch-*.ckpt"))
     problem = None
     if not paths:
@@ -120,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             if a.average_last > 1:
                 paths = snapshot_averages(paths, a.average_last, Path(tmp) / "avg")
                 weights = "raw"
-            rows = epoch_rows(paths, a.set_dir, a.prepared, weights, Path(tmp))
+            rows = epoch_rows(paths, a.set_dir, a.prepared, weights, Path(tmp), a.level)
     except CycleGanAudioError as exc:  # a bad prepared folder or checkpoint: its own line
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -130,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.out:
         with a.out.open("a") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
-    print(json.dumps(summary(rows)))
+    figures = summary(rows)
+    if a.level and len(rows) >= 2:
+        figures.update(level_summary(rows))
+    print(json.dumps(figures))
     return 0
 
 
