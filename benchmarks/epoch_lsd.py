@@ -103,9 +103,8 @@ def best_gains_db(set_dir: Path, folder: Path) -> list[float]:
     for truth_path in find_audio_files(set_dir / "test/B"):
         truth, sr = load_with_rate(truth_path)
         y = load(folder / truth_path.relative_to(set_dir / "test/B"), sr)
-        gains.append(
-            M.log_spectral_distance_best_gain(y, truth, SpectrogramSpec(sample_rate=sr))[1]
-        )
+        gain = M.log_spectral_distance_best_gain(y, truth, SpectrogramSpec(sample_rate=sr))[1]
+        gains.append(round(gain, 2))  # found on a 0.1 dB grid
     return gains
 
 
