@@ -1,0 +1,52 @@
+"""benchmarks/tile_hop.py: a tiny run's checkpoint translated at two tile hops; bad input is one line."""
+
+from __future__ import annotations
+
+import json
+
+import soundfile as sf
+
+from benchmarks import tile_hop
+from tests.test_train import make_prepared, run_main
+
+from .conftest import harmonic_tone
+
+SR = 22050
+
+
+def _set(root):
+    for d, decay in (("test/A", 0.0), ("test/B", 4.0)):
+        (root / d).mkdir(parents=True)
+        sf.write(root / d / "pair_000.wav", harmonic_tone(220.0, 1.0, SR, decay=decay), SR)
+    return root
+
+
+def test_each_hop_gets_a_row(tmp_path, capsys):
+    data = make_prepared(tmp_path / "data")
+    assert run_main(data, tmp_path / "ck", "--max-epochs", "1") == 0
+    capsys.readouterr()  # training's own lines
+    ckpt = tmp_path / "ck" / "r" / "last.ckpt"
+    out = tmp_path / "rows.jsonl"
+    argv = [str(_set(tmp_path / "set")), str(ckpt), "--divisors", "2", "4", "--out", str(out)]
+    assert tile_hop.main(argv) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    tile = rows[0]["hop_frames"] * 2
+    assert [(r["divisor"], r["hop_frames"]) for r in rows] == [(2, tile // 2), (4, tile // 4)]
+    for r in rows:
+        assert 0.0 < r["lsd_gain"] <= r["lsd"] + 1e-6 and r["set"] == "set"
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2  # the rows, printed too
+
+
+def test_user_mistakes_are_one_line(tmp_path, capsys):
+    def one_line() -> str:
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ")
+        return err[0]
+
+    assert tile_hop.main([str(tmp_path), str(tmp_path / "x.ckpt")]) == 2
+    assert "no test/A and test/B" in one_line()
+    s = _set(tmp_path / "set")
+    assert tile_hop.main([str(s), str(tmp_path / "x.ckpt"), "--divisors", "0"]) == 2
+    assert "each must be 1 or more" in one_line()
+    assert tile_hop.main([str(s), str(tmp_path / "missing.ckpt")]) == 2
+    assert "missing.ckpt" in one_line()
