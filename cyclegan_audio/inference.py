@@ -1,7 +1,7 @@
 """Translating whole signals: overlapping tiles through a generator, a seam-free blend, ONE phase pass.
 
 Pipeline (decision 5 of the design): resample to the spec's rate -> STFT -> tile axis
-(`spectrogram.to_tile_freq`) -> [0, 1] magnitude -> overlapping tiles (half-tile hop) -> generator -> blend with a smooth
+(`spectrogram.to_tile_freq`) -> [0, 1] magnitude -> overlapping tiles (quarter-tile hop) -> generator -> blend with a smooth
 window whose weights are normalised to sum to 1 (`stitching`) -> magnitude -> STFT axis
 (`spectrogram.to_linear_freq`) -> Griffin-Lim over the whole signal, initialised from the input's own phase ->
 resample back -> loudness matched to the input.
@@ -123,7 +123,7 @@ def default_batch_size(device) -> int:
 class TranslateOptions:
     phase_init: str = "source"
     n_iter: int = DEFAULT_N_ITER
-    hop_frames: int | None = None  # None = half a tile
+    hop_frames: int | None = None  # None = stitching.overlap_hop's (a quarter tile)
     batch_size: int | None = None  # None = `default_batch_size(device)`
     seed: int = 0
     device: str | None = None  # None = wherever the generator lives

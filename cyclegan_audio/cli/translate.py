@@ -86,8 +86,9 @@ class TranslateArgs:
     tile_overlap: float = field(
         default=DEFAULT_TILE_OVERLAP,
         metadata={
-            "help": "share of a tile its neighbour overlaps (0.5 = half-tile hop, as designed; "
-            "0.25 or 0 run the generator 1.5x or 2x less, see README Performance)"
+            "help": "share of a tile its neighbour overlaps (0.75 = quarter-tile hop, the "
+            "default: lowest LSD; 0.5, 0.25 or 0 run the generator 2x, 3x or 4x less, see "
+            "README Translate)"
         },
     )
     compile: bool = field(
