@@ -60,6 +60,8 @@ def epoch_rows(
     """One row per epoch checkpoint in ``paths`` for the ``weights`` ("ema" or "raw"); with
     ``level`` the row has the epoch's best gains and validation level too (module doc)."""
     rows = []
+    if level:  # the tiles validation scores, read once
+        real_a, real_b = val_tiles(TileDataModule(data, num_workers=0, n_val_tiles=32), 32)
     for cs in score_checkpoints(paths, data, use_ema=weights == "ema"):
         out = scratch / cs.path.stem
         folder = Q.translate_policies(cs.path, set_dir, out, ema=weights == "ema")["model"]
@@ -76,7 +78,7 @@ def epoch_rows(
             rows[-1].update(
                 gain_db=float(np.mean(gains)),
                 gain_db_clips=gains,
-                val_level_db=val_level_db(cs.path, data, weights),
+                val_level_db=val_level_db(cs.path, real_a, real_b, weights),
             )
     return rows
 
@@ -87,11 +89,10 @@ def log_mean_db(tiles: torch.Tensor, spec: SpectrogramSpec) -> float:
 
 
 @torch.no_grad()
-def val_level_db(ckpt: Path, data: Path, weights: str, n_tiles: int = 32) -> float:
-    """`log_mean_db` of the prepared folder's validation A tiles (those validation scores)
-    translated by ``ckpt``'s A -> B generator, minus that of the real validation B tiles."""
+def val_level_db(ckpt: Path, real_a: torch.Tensor, real_b: torch.Tensor, weights: str) -> float:
+    """`log_mean_db` of validation A tiles (N, 1, F, T) translated by ``ckpt``'s A -> B
+    generator, minus that of the real validation B tiles."""
     t = load_translator(ckpt, "AtoB", "cpu", ema=weights == "ema")
-    real_a, real_b = val_tiles(TileDataModule(data, num_workers=0, n_val_tiles=n_tiles), n_tiles)
     fake = torch.cat([t.generator(real_a[i : i + 8]) for i in range(0, len(real_a), 8)])
     return log_mean_db(fake, t.spec) - log_mean_db(real_b, t.spec)
 
@@ -178,7 +179,6 @@ def main(argv: list[str] | None = None) -> int:
         help="add each epoch's best gains and validation level, and their fit (module doc)",
     )
     a = p.parse_args(argv)
-
     paths = sorted(a.run_dir.glob("epoch-*.ckpt"))
     problem = None
     if not paths:
