@@ -1,15 +1,17 @@
 """Translate's tile hop, screened on saved checkpoints: the LSD to the paired truth per hop.
 
-`translate` runs the generator on tiles every half tile (stitching.DEFAULT_TILE_OVERLAP) and
-blends them with a raised-cosine window; a smaller hop runs it on more, overlapping tiles and
-averages more of them per frame (2x the generator passes at a quarter tile, 4x at an eighth;
-Griffin-Lim's cost is unchanged). For each checkpoint and each hop this translates the set's
+`translate` runs the generator on overlapping tiles and blends them with a raised-cosine
+window; the design's hop was half a tile, translate's default since session 16 is a quarter
+(stitching.DEFAULT_TILE_OVERLAP). A smaller hop runs the generator on more tiles and averages
+more of them per frame (against the half tile: 2x the generator passes at a quarter tile, 4x
+at an eighth; Griffin-Lim's cost is unchanged). For each checkpoint and each hop this translates the set's
 test/A at translate's default loudness and prints the mean LSD, and the LSD after the best
 global gain, against test/B.
 
     python benchmarks/tile_hop.py SET_DIR CKPT [CKPT ...] --divisors 2 4 8 --weights raw --out rows.jsonl
 
-``--divisors``: the hop is the tile's frames divided by each (2 = translate's default).
+``--divisors``: the hop is the tile's frames divided by each (2 = the half tile, 4 = today's
+default).
 """
 
 from __future__ import annotations
