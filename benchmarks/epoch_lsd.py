@@ -5,7 +5,7 @@ checkpoint, ~1.5 min each here. Issue 11's figures need only the score and the L
 often for weights the run did not benchmark (the raw weights of an averaged run): this
 scores each ``epoch-NNN.ckpt`` on the run's validation tiles (`rescore.score_checkpoints`,
 the numbers `cyclegan-audio score` prints) and translates the set's test/A with
-`quality.translate_policies` at translate's default loudness, ~15 s per epoch.
+`quality.translate_with` at translate's default loudness, ~15 s per epoch.
 
     python benchmarks/epoch_lsd.py RUN_DIR SET_DIR PREPARED --weights raw --out rows.jsonl
 
@@ -46,7 +46,6 @@ from set_layout import missing_test_pairs  # noqa: E402
 
 from cyclegan_audio import metrics as M  # noqa: E402
 from cyclegan_audio import spectrogram as S  # noqa: E402
-from cyclegan_audio.audio import find_audio_files, load, load_with_rate  # noqa: E402
 from cyclegan_audio.checkpoint import load_translator  # noqa: E402
 from cyclegan_audio.data import TileDataModule  # noqa: E402
 from cyclegan_audio.errors import CycleGanAudioError  # noqa: E402
@@ -63,8 +62,11 @@ def epoch_rows(
     if level:  # the tiles validation scores, read once
         real_a, real_b = val_tiles(TileDataModule(data, num_workers=0, n_val_tiles=32), 32)
     for cs in score_checkpoints(paths, data, use_ema=weights == "ema"):
+        t = load_translator(cs.path, "AtoB", "cpu", ema=weights == "ema")
         out = scratch / cs.path.stem
-        folder = Q.translate_policies(cs.path, set_dir, out, ema=weights == "ema")["model"]
+        folder = Q.translate_with(
+            t.generator, t.spec, t.input_peak_db, t.level_offset_db, set_dir, out
+        )["model"]
         lsd, lsd_gain = Q._lsd_folder(set_dir, folder)
         rows.append(
             dict(
@@ -78,7 +80,7 @@ def epoch_rows(
             rows[-1].update(
                 gain_db=float(np.mean(gains)),
                 gain_db_clips=gains,
-                val_level_db=val_level_db(cs.path, real_a, real_b, weights),
+                val_level_db=val_level_db(t.generator, t.spec, real_a, real_b),
             )
     return rows
 
@@ -89,21 +91,20 @@ def log_mean_db(tiles: torch.Tensor, spec: SpectrogramSpec) -> float:
 
 
 @torch.no_grad()
-def val_level_db(ckpt: Path, real_a: torch.Tensor, real_b: torch.Tensor, weights: str) -> float:
-    """`log_mean_db` of validation A tiles (N, 1, F, T) translated by ``ckpt``'s A -> B
-    generator, minus that of the real validation B tiles."""
-    t = load_translator(ckpt, "AtoB", "cpu", ema=weights == "ema")
-    fake = torch.cat([t.generator(real_a[i : i + 8]) for i in range(0, len(real_a), 8)])
-    return log_mean_db(fake, t.spec) - log_mean_db(real_b, t.spec)
+def val_level_db(
+    generator: torch.nn.Module, spec: SpectrogramSpec, real_a: torch.Tensor, real_b: torch.Tensor
+) -> float:
+    """`log_mean_db` of validation A tiles (N, 1, F, T) translated by an A -> B ``generator``,
+    minus that of the real validation B tiles."""
+    fake = torch.cat([generator(real_a[i : i + 8]) for i in range(0, len(real_a), 8)])
+    return log_mean_db(fake, spec) - log_mean_db(real_b, spec)
 
 
 def best_gains_db(set_dir: Path, folder: Path) -> list[float]:
     """Per test clip (test/B's names, in order): the global gain (dB) on ``folder``'s file that
     minimises its LSD to the truth (`metrics.log_spectral_distance_best_gain`)."""
     gains = []
-    for truth_path in find_audio_files(set_dir / "test/B"):
-        truth, sr = load_with_rate(truth_path)
-        y = load(folder / truth_path.relative_to(set_dir / "test/B"), sr)
+    for y, truth, sr in Q.truth_pairs(set_dir, folder):
         gain = M.log_spectral_distance_best_gain(y, truth, SpectrogramSpec(sample_rate=sr))[1]
         gains.append(round(gain, 2))  # found on a 0.1 dB grid
     return gains

@@ -336,16 +336,25 @@ def translate_policies(ckpt: Path, set_dir: Path, out: Path, ema: bool = True) -
 
 
 def translate_with(
-    g: torch.nn.Module, spec: SpectrogramSpec, input_peak_db, offset, set_dir: Path, out: Path
+    g: torch.nn.Module,
+    spec: SpectrogramSpec,
+    input_peak_db,
+    offset,
+    set_dir: Path,
+    out: Path,
+    hop_frames: int | None = None,
 ) -> dict[str, Path]:
     """`translate_policies` for any generator (B, 1, F, T) on [-1, 1]: ``input_peak_db`` the
-    training tiles' input gain, ``offset`` the domains' level difference (dB, A to B)."""
+    training tiles' input gain, ``offset`` the domains' level difference (dB, A to B);
+    ``hop_frames`` the tile hop (None: translate's default)."""
     folders = {p: out / p for p in LOUDNESS_POLICIES}
     for src in find_audio_files(set_dir / "test/A"):
         y, sr = load_with_rate(src)
         # "model" level = the generator's own output with the input gain undone; the other
         # policies are a gain on top of it, computed by translate's own `output_gain`.
-        raw = translate_signal(y, sr, g, spec, loudness="model", input_peak_db=input_peak_db)
+        raw = translate_signal(
+            y, sr, g, spec, loudness="model", input_peak_db=input_peak_db, hop_frames=hop_frames
+        )
         stats = {
             "source_lufs": integrated_loudness(y, sr),
             "output_lufs": integrated_loudness(raw, sr),
@@ -377,13 +386,17 @@ def _rows_from_eval(results: dict, which: str, **common) -> dict:
     )  # fmt: skip
 
 
-def _lsd_folder(set_dir: Path, folder: Path) -> tuple[float, float]:
-    """Mean (LSD, LSD after the best gain) of ``folder``'s files (test/B's names) vs test/B."""
-    pairs = []
+def truth_pairs(set_dir: Path, folder: Path):
+    """(translation, truth, rate) for each test/B file and ``folder``'s file of the same name,
+    both at the truth's own rate."""
     for truth_path in find_audio_files(set_dir / "test/B"):
         truth, sr = load_with_rate(truth_path)
-        y = load(folder / truth_path.relative_to(set_dir / "test/B"), sr)
-        pairs.append(_lsd_pair(y, truth, sr))
+        yield load(folder / truth_path.relative_to(set_dir / "test/B"), sr), truth, sr
+
+
+def _lsd_folder(set_dir: Path, folder: Path) -> tuple[float, float]:
+    """Mean (LSD, LSD after the best gain) of ``folder``'s files (test/B's names) vs test/B."""
+    pairs = [_lsd_pair(y, truth, sr) for y, truth, sr in truth_pairs(set_dir, folder)]
     return tuple(float(v) for v in np.mean(pairs, axis=0))
 
 

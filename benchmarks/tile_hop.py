@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,37 +30,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import quality as Q  # noqa: E402
 from set_layout import missing_test_pairs  # noqa: E402
 
-from cyclegan_audio.audio import find_audio_files, load_with_rate, resample  # noqa: E402
 from cyclegan_audio.checkpoint import load_translator  # noqa: E402
 from cyclegan_audio.errors import CycleGanAudioError  # noqa: E402
-from cyclegan_audio.inference import translate_signal  # noqa: E402
 
 
-def hop_rows(ckpt: Path, set_dir: Path, divisors: list[int], weights: str) -> list[dict]:
+def hop_rows(
+    ckpt: Path, set_dir: Path, divisors: list[int], weights: str, scratch: Path
+) -> list[dict]:
     """One row per divisor: the checkpoint's mean (LSD, LSD after the best gain) over the
-    set's test pairs, translated at loudness "model" with a hop of tile_frames // divisor."""
+    set's test pairs, translated at loudness "model" with a hop of tile_frames // divisor
+    (`quality.translate_with`, files under ``scratch``; ``seconds`` includes writing them)."""
     t = load_translator(ckpt, "AtoB", "cpu", ema=weights == "ema")
-    pairs = [
-        (load_with_rate(src), load_with_rate(set_dir / "test/B" / src.relative_to(set_dir / "test/A")))
-        for src in find_audio_files(set_dir / "test/A")
-    ]  # fmt: skip
     rows = []
     for div in divisors:
         hop = max(1, t.spec.tile_frames // div)
-        start, figures = time.perf_counter(), []
-        for (y, sr), (truth, truth_sr) in pairs:
-            out = translate_signal(
-                y, sr, t.generator, t.spec, loudness="model",
-                input_peak_db=t.input_peak_db, hop_frames=hop,
-            )  # fmt: skip
-            out = resample(out, sr, truth_sr)  # the truth's own rate, as evaluate reads it
-            figures.append(Q._lsd_pair(out, truth, truth_sr))
-        lsd, lsd_gain = (float(v) for v in np.mean(figures, axis=0))
+        start = time.perf_counter()
+        folder = Q.translate_with(
+            t.generator, t.spec, t.input_peak_db, t.level_offset_db, set_dir,
+            scratch / f"{ckpt.stem}-{div}", hop_frames=hop,
+        )["model"]  # fmt: skip
+        seconds = round(time.perf_counter() - start, 1)
+        lsd, lsd_gain = Q._lsd_folder(set_dir, folder)
         rows.append(
             dict(
                 ckpt=str(ckpt), set=set_dir.name, weights=weights, divisor=div, hop_frames=hop,
-                lsd=lsd, lsd_gain=lsd_gain, loudness="model",
-                seconds=round(time.perf_counter() - start, 1),
+                lsd=lsd, lsd_gain=lsd_gain, loudness="model", seconds=seconds,
             )
         )  # fmt: skip
     return rows
@@ -82,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for ckpt in a.ckpts:
         try:
-            rows = hop_rows(ckpt, a.set_dir, a.divisors, a.weights)
+            with tempfile.TemporaryDirectory() as tmp:
+                rows = hop_rows(ckpt, a.set_dir, a.divisors, a.weights, Path(tmp))
         except CycleGanAudioError as exc:  # a missing or damaged checkpoint: its own line
             print(f"error: {exc}", file=sys.stderr)
             return 2
