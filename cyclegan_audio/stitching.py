@@ -20,8 +20,8 @@ from .spec import SpectrogramSpec
 
 # A quarter-tile hop (the design had half a tile): every frame is the blend of four tile
 # positions instead of two, which averages out what the generator makes of a frame's place in
-# its tile. Lower LSD on all nine checkpoints screened (six pairs, the voice and two pairs
-# from another SoundFont among them: -0.02 to -0.05 dB) for 2-19 % more translation time with the cpu
+# its tile. Lower LSD on all 14 checkpoints screened (six pairs, two seeds of each development
+# set, the voice and two pairs from another SoundFont among them: -0.01 to -0.12 dB) for 2-19 % more translation time with the cpu
 # presets' small generators (docs/quality.md, "Translating with a quarter-tile hop").
 DEFAULT_TILE_OVERLAP = 0.75
 DEFAULT_BATCH_SIZE = 4  # tiles per call of the tile function for `apply_tiled` used on its own
