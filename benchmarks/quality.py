@@ -253,6 +253,16 @@ CONFIGS: dict[str, dict] = {
         spec=SPEC_22K_256,
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
     ),  # fmt: skip
+    # session 17: a generator twice as wide (ngf 16: ~4x the parameters, ~1.8x the step time
+    # of the preset's ngf 8 on one CPU thread), on each spec's preset: the one lever of the
+    # network's size never screened (the budget of an hour on 2 cores leaves room for it)
+    "cycle5-pitch-ngf16": _config("cpu", ngf=16, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}),
+    "cycle5-pitch-22k-256-lr4-ngf16": _config(
+        "cpu",
+        ngf=16,
+        spec=SPEC_22K_256,
+        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
+    ),  # fmt: skip
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }
