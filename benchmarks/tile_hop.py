@@ -6,9 +6,12 @@ window; the design's hop was half a tile, translate's default since session 16 i
 more of them per frame (against the half tile: 2x the generator passes at a quarter tile, 4x
 at an eighth; Griffin-Lim's cost is unchanged). For each checkpoint and each hop this translates the set's
 test/A at translate's default loudness and prints the mean LSD, and the LSD after the best
-global gain, against test/B.
+global gain, against test/B; with ``--evaluate`` also `evaluate`'s pitch accuracy (against
+the set's notes when it has them) and target share (its classifier on train/A vs train/B),
+as the quality benchmark scores a run.
 
     python benchmarks/tile_hop.py SET_DIR CKPT [CKPT ...] --divisors 2 4 8 --weights raw --out rows.jsonl
+    python benchmarks/tile_hop.py SET_DIR CKPT --divisors 2 4 --evaluate   # + pitch, share
 
 ``--divisors``: the hop is the tile's frames divided by each (2 = the half tile, 4 = today's
 default).
@@ -35,11 +38,17 @@ from cyclegan_audio.errors import CycleGanAudioError  # noqa: E402
 
 
 def hop_rows(
-    ckpt: Path, set_dir: Path, divisors: list[int], weights: str, scratch: Path
+    ckpt: Path,
+    set_dir: Path,
+    divisors: list[int],
+    weights: str,
+    scratch: Path,
+    evaluate: bool = False,
 ) -> list[dict]:
     """One row per divisor: the checkpoint's mean (LSD, LSD after the best gain) over the
     set's test pairs, translated at loudness "model" with a hop of tile_frames // divisor
-    (`quality.translate_with`, files under ``scratch``; ``seconds`` includes writing them)."""
+    (`quality.translate_with`, files under ``scratch``; ``seconds`` includes writing them);
+    ``evaluate``: also the pitch accuracy and target share of `quality._evaluate` (seed 0)."""  # fmt: skip
     t = load_translator(ckpt, "AtoB", "cpu", ema=weights == "ema")
     rows = []
     for div in divisors:
@@ -51,12 +60,14 @@ def hop_rows(
         )["model"]  # fmt: skip
         seconds = round(time.perf_counter() - start, 1)
         lsd, lsd_gain = Q._lsd_folder(set_dir, folder)
-        rows.append(
-            dict(
-                ckpt=str(ckpt), set=set_dir.name, weights=weights, divisor=div, hop_frames=hop,
-                lsd=lsd, lsd_gain=lsd_gain, loudness="model", seconds=seconds,
-            )
+        row = dict(
+            ckpt=str(ckpt), set=set_dir.name, weights=weights, divisor=div, hop_frames=hop,
+            lsd=lsd, lsd_gain=lsd_gain, loudness="model", seconds=seconds,
         )  # fmt: skip
+        if evaluate:
+            m = Q._evaluate(set_dir, folder, folder.parent / f"eval-{div}", 0)["mean"]["model"]
+            row.update(pitch=m["pitch_accuracy"], share=m["target_share"])
+        rows.append(row)
     return rows
 
 
@@ -67,8 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--divisors", type=int, nargs="+", default=[2, 4])
     p.add_argument("--weights", choices=("ema", "raw"), default="raw")
     p.add_argument("--out", type=Path, help="append the rows here (JSON lines)")
+    p.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="also pitch accuracy and target share (needs train/A, train/B)",
+    )
     a = p.parse_args(argv)
     problem = missing_test_pairs(a.set_dir)
+    if not problem and a.evaluate:
+        missing = [d for d in ("train/A", "train/B") if not (a.set_dir / d).is_dir()]
+        if missing:
+            problem = f"{a.set_dir}: --evaluate needs {' and '.join(missing)} (the target-share classifier)"
     if not problem and any(d < 1 for d in a.divisors):
         problem = f"--divisors {' '.join(map(str, a.divisors))}: each must be 1 or more"
     if problem:
@@ -77,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     for ckpt in a.ckpts:
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                rows = hop_rows(ckpt, a.set_dir, a.divisors, a.weights, Path(tmp))
+                rows = hop_rows(ckpt, a.set_dir, a.divisors, a.weights, Path(tmp), a.evaluate)
         except CycleGanAudioError as exc:  # a missing or damaged checkpoint: its own line
             print(f"error: {exc}", file=sys.stderr)
             return 2

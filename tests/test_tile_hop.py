@@ -7,9 +7,11 @@ import json
 import soundfile as sf
 
 from benchmarks import tile_hop
+from cyclegan_audio.synth import make_demo_dataset
 from tests.test_train import make_prepared, run_main
 
 from .conftest import harmonic_tone
+from .test_evaluate import _tiny_checkpoint
 
 SR = 22050
 
@@ -35,6 +37,25 @@ def test_each_hop_gets_a_row(tmp_path, capsys):
     for r in rows:
         assert 0.0 < r["lsd_gain"] <= r["lsd"] + 1e-6 and r["set"] == "set"
     assert len(capsys.readouterr().out.strip().splitlines()) == 2  # the rows, printed too
+
+
+def test_evaluate_adds_pitch_and_share(tmp_path, capsys):
+    # the demo set (train/ and test/ in the shared layout, notes in meta.json) and an untrained
+    # tiny generator: each hop's row gets evaluate's pitch accuracy and target share
+    data = tmp_path / "demo"
+    make_demo_dataset(data, seed=0, n_train=3, n_test=1, seconds=2.0)
+    ckpt = _tiny_checkpoint(tmp_path)
+    argv = [str(data), str(ckpt), "--divisors", "2", "4", "--evaluate"]
+    assert tile_hop.main(argv) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()[-2:]]
+    assert [r["divisor"] for r in rows] == [2, 4]
+    for r in rows:
+        assert 0.0 <= r["pitch"] <= 1.0 and 0.0 <= r["share"] <= 1.0 and r["lsd"] > 0.0
+    # without the training folders the classifier cannot be trained: one line, before any work
+    test_only = _set(tmp_path / "test_only")
+    assert tile_hop.main([str(test_only), str(ckpt), "--evaluate"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--evaluate needs train/A and train/B" in err[0]
 
 
 def test_user_mistakes_are_one_line(tmp_path, capsys):
