@@ -263,6 +263,11 @@ CONFIGS: dict[str, dict] = {
         spec=SPEC_22K_256,
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
     ),  # fmt: skip
+    # ... and twice as deep instead (6 residual blocks, the reference's depth at 128 px:
+    # ~1.2x the step time), after the wider one lost on violin and clarinet
+    "cycle5-pitch-blocks6": _config(
+        "cpu", n_blocks=6, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+    ),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }
