@@ -253,9 +253,9 @@ CONFIGS: dict[str, dict] = {
         spec=SPEC_22K_256,
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
     ),  # fmt: skip
-    # session 17: a generator twice as wide (ngf 16: ~4x the parameters, ~1.8x the step time
-    # of the preset's ngf 8 on one CPU thread), on each spec's preset: the one lever of the
-    # network's size never screened (the budget of an hour on 2 cores leaves room for it)
+    # session 17: a generator twice as wide (ngf 16: 269,377 parameters against the preset's
+    # 67,873), on each spec's preset: the one lever of the network's size never screened (the
+    # budget of an hour on 2 cores leaves room for it; trained 1.5-1.9x as long here)
     "cycle5-pitch-ngf16": _config("cpu", ngf=16, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}),
     "cycle5-pitch-22k-256-lr4-ngf16": _config(
         "cpu",
@@ -263,8 +263,9 @@ CONFIGS: dict[str, dict] = {
         spec=SPEC_22K_256,
         train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
     ),  # fmt: skip
-    # ... and twice as deep instead (6 residual blocks, the reference's depth at 128 px:
-    # ~1.2x the step time), after the wider one lost on violin and clarinet
+    # ... and twice as deep instead (6 residual blocks, the reference's depth at 128 px; the
+    # blocks run at a quarter of the tile's size, so it costs less than the width), after the
+    # wider one lost on violin and clarinet
     "cycle5-pitch-blocks6": _config(
         "cpu", n_blocks=6, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
