@@ -269,6 +269,12 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-blocks6": _config(
         "cpu", n_blocks=6, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
     ),
+    "cycle5-pitch-22k-256-lr4-blocks6": _config(
+        "cpu",
+        n_blocks=6,
+        spec=SPEC_22K_256,
+        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
+    ),  # fmt: skip
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }
