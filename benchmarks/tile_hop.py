@@ -48,7 +48,7 @@ def hop_rows(
     """One row per divisor: the checkpoint's mean (LSD, LSD after the best gain) over the
     set's test pairs, translated at loudness "model" with a hop of tile_frames // divisor
     (`quality.translate_with`, files under ``scratch``; ``seconds`` includes writing them);
-    ``evaluate``: also the pitch accuracy and target share of `quality._evaluate` (seed 0)."""  # fmt: skip
+    ``evaluate``: also the pitch accuracy and target share of `quality._evaluate` (seed 0)."""
     t = load_translator(ckpt, "AtoB", "cpu", ema=weights == "ema")
     rows = []
     for div in divisors:
