@@ -93,6 +93,20 @@ SPEC_LOG_256 = dict(SPEC_LOG_128, n_bins=256)
 AUDIO = {"freq_position": True, "dilation_cycle": 3, "discriminator": "patch+freq"}
 
 
+# the cpu preset's loss weights (since session 9), and its full-band branch for a bright
+# target (since session 14: 22,050 Hz, 256x128 tiles, lr 4e-4): configs built on today's presets
+PRESET_TRAIN = {"lambda_cycle": 5.0, "lambda_pitch": 1.0}
+
+
+def _preset(ema_decay: float = 0.0, bright: bool = False, **net) -> dict:
+    """Today's `cpu` preset (``bright``: its full-band branch) with ``net`` overrides."""
+    if bright:
+        return _config(
+            "cpu", ema_decay, spec=SPEC_22K_256, train={**PRESET_TRAIN, "lr": 4e-4}, **net
+        )
+    return _config("cpu", ema_decay, train=dict(PRESET_TRAIN), **net)
+
+
 def _cpu_voice(train: dict | None = None, ema_decay: float = 0.0, **net) -> dict:
     """The cpu-voice preset's recipe (log-256 tiles, the measured register move with the
     envelope kept, ``log-256-reg-env``), with ``train`` / ``net`` overrides."""
@@ -247,34 +261,17 @@ CONFIGS: dict[str, dict] = {
     ),
     # the full band's preset (lr 4e-4) with the 0.999 average: the raw weights' score misranks
     # its epochs (Spearman 0.59 / -0.04, session 15); does the average steady them?
-    "cycle5-pitch-22k-256-lr4-ema": _config(
-        "cpu",
-        ema_decay=0.999,
-        spec=SPEC_22K_256,
-        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
-    ),  # fmt: skip
+    "cycle5-pitch-22k-256-lr4-ema": _preset(ema_decay=0.999, bright=True),
     # session 17: a generator twice as wide (ngf 16: 269,377 parameters against the preset's
     # 67,873), on each spec's preset: the one lever of the network's size never screened (the
     # budget of an hour on 2 cores leaves room for it; trained 1.5-1.9x as long here)
-    "cycle5-pitch-ngf16": _config("cpu", ngf=16, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}),
-    "cycle5-pitch-22k-256-lr4-ngf16": _config(
-        "cpu",
-        ngf=16,
-        spec=SPEC_22K_256,
-        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
-    ),  # fmt: skip
+    "cycle5-pitch-ngf16": _preset(ngf=16),
+    "cycle5-pitch-22k-256-lr4-ngf16": _preset(bright=True, ngf=16),
     # ... and twice as deep instead (6 residual blocks, the reference's depth at 128 px; the
     # blocks run at a quarter of the tile's size, so it costs less than the width), after the
     # wider one lost on violin and clarinet
-    "cycle5-pitch-blocks6": _config(
-        "cpu", n_blocks=6, train={"lambda_cycle": 5.0, "lambda_pitch": 1.0}
-    ),
-    "cycle5-pitch-22k-256-lr4-blocks6": _config(
-        "cpu",
-        n_blocks=6,
-        spec=SPEC_22K_256,
-        train={"lambda_cycle": 5.0, "lambda_pitch": 1.0, "lr": 4e-4},
-    ),  # fmt: skip
+    "cycle5-pitch-blocks6": _preset(n_blocks=6),
+    "cycle5-pitch-22k-256-lr4-blocks6": _preset(bright=True, n_blocks=6),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }
