@@ -437,6 +437,13 @@ def references(set_dir: Path, spec_kw: dict, spec: SpectrogramSpec, work: Path, 
     return rows
 
 
+def resume_point(run_dir: Path) -> Path | None:
+    """The run's last.ckpt, to continue a run that was stopped (its whole config is the
+    checkpoint's; a finished run is only re-evaluated), or None to train from scratch."""
+    last = run_dir / "last.ckpt"
+    return last if last.is_file() else None
+
+
 def schedule(epochs: int) -> tuple[int, int]:
     """``--epochs E`` as (epochs at the full lr, epochs of linear decay): half and half."""
     return math.ceil(epochs / 2), epochs // 2
@@ -452,6 +459,7 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
     n, n_decay = schedule(epochs)
     train = dict(config["train"], n_epochs=n, n_epochs_decay=n_decay)
     run_name = f"{set_dir.name}-{name}-s{seed}-e{epochs}"
+    resume = resume_point(work / "runs" / run_name) if args.resume else None
     t1 = time.perf_counter()
     result = run_training(
         RunConfig(
@@ -459,7 +467,7 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
             train=TrainConfig(**dict(train, seed=seed)), gpus=0, num_workers=0,
             checkpoint_dir=work / "runs", run_name=run_name, logger="none",
             log_media_every=0, progress_bar=args.progress, max_steps=args.max_steps,
-            keep_epochs=args.every_epoch, **config["run"],
+            keep_epochs=args.every_epoch, resume=resume, **config["run"],
         )
     )  # fmt: skip
     t_train = time.perf_counter() - t1
@@ -469,6 +477,8 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
         train_s=round(t_train, 1), prepare_s=round(t_prep, 1), commit=_git_commit(),
         machine=_machine(), date=time.strftime("%Y-%m-%d"),
     )  # fmt: skip
+    if resume is not None:  # train_s then counts only the steps after it
+        common["resumed_at_steps"] = read_checkpoint(resume).meta.get("generator_steps")
     out = work / "eval" / run_name
     rows = [dict(common, **r) for r in references(set_dir, config["spec"], spec, work, seed)]
     ckpts = {"last": result.run_dir / "last.ckpt", "best": result.best_path}
@@ -734,6 +744,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-policy", default="domain", choices=LOUDNESS_POLICIES,
                    help="loudness policy whose files get the full evaluation (pitch, share)")  # fmt: skip
     p.add_argument("--progress", action="store_true", help="training progress bar")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a run whose folder already holds a last.ckpt (a stopped run) instead "
+        "of training it from scratch; its row records resumed_at_steps",
+    )
     p.add_argument(
         "--every-epoch",
         action="store_true",
