@@ -460,6 +460,7 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
     train = dict(config["train"], n_epochs=n, n_epochs_decay=n_decay)
     run_name = f"{set_dir.name}-{name}-s{seed}-e{epochs}"
     resume = resume_point(work / "runs" / run_name) if args.resume else None
+    resumed_at = read_checkpoint(resume).meta.get("generator_steps") if resume else None
     t1 = time.perf_counter()
     result = run_training(
         RunConfig(
@@ -478,7 +479,7 @@ def run_one(set_dir: Path, name: str, config: dict, seed: int, args) -> list[dic
         machine=_machine(), date=time.strftime("%Y-%m-%d"),
     )  # fmt: skip
     if resume is not None:  # train_s then counts only the steps after it
-        common["resumed_at_steps"] = read_checkpoint(resume).meta.get("generator_steps")
+        common["resumed_at_steps"] = resumed_at
     out = work / "eval" / run_name
     rows = [dict(common, **r) for r in references(set_dir, config["spec"], spec, work, seed)]
     ckpts = {"last": result.run_dir / "last.ckpt", "best": result.best_path}
