@@ -272,6 +272,16 @@ CONFIGS: dict[str, dict] = {
     # wider one lost on violin and clarinet
     "cycle5-pitch-blocks6": _preset(n_blocks=6),
     "cycle5-pitch-22k-256-lr4-blocks6": _preset(bright=True, n_blocks=6),
+    # session 18: depth won on the first three runs. It lengthens what one output frame hears
+    # (the generator's receptive field over time: 69 frames with 3 blocks, 117 with 6, at
+    # 7.8 ms a frame), and the tails the anatomy found too loud lie beyond 0.5 s. Further:
+    # 9 blocks (165 frames), or a third stride-2 convolution that halves time only (133
+    # frames with 3 blocks: the blocks run on half the frames at twice the width)
+    "cycle5-pitch-blocks9": _preset(n_blocks=9),
+    "cycle5-pitch-22k-256-lr4-blocks9": _preset(bright=True, n_blocks=9),
+    "cycle5-pitch-down3": _preset(n_downsampling=3, freq_downsampling=2),
+    "cycle5-pitch-22k-256-lr4-down3": _preset(bright=True, n_downsampling=3, freq_downsampling=2),
+    "log-256-reg-env-blocks6": _cpu_voice(n_blocks=6),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }
