@@ -55,6 +55,10 @@ from cyclegan_audio.presets import preset  # noqa: E402
 from cyclegan_audio.spec import SpectrogramSpec  # noqa: E402
 from cyclegan_audio.training import RunConfig, run_training  # noqa: E402
 
+# The cpu preset's network sizes when the configs below were named and measured: pinned, so
+# that a config keeps its meaning when the preset's own sizes change.
+CPU_NET = {"ngf": 8, "ndf": 8, "n_blocks": 3}
+
 
 def _config(
     base: str,
@@ -70,7 +74,7 @@ def _config(
     c = preset(base)
     c["run"] = dict(run or {})
     c["spec"].update(spec or {})
-    c["net"].update({**REFERENCE_OPTIONS, **net})
+    c["net"].update({**REFERENCE_OPTIONS, **(CPU_NET if base == "cpu" else {}), **net})
     c["train"]["ema_decay"] = ema_decay  # pinned: the library default may change
     c["train"].update(  # pinned too
         lambda_cycle=10.0, lambda_identity=0.5, cycle_noise_db=0.0, lambda_pitch=0.0
