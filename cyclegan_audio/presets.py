@@ -1,10 +1,10 @@
 """Named recipes: a spectrogram spec, network sizes and a schedule that belong together.
 
 ``cpu``: the small recipe measured on a 2-core CPU (11,025 Hz, 128x128 tiles of ~1 s, ngf 8,
-3 blocks, 10 + 10 epochs, cycle weight 5 with the pitch term; for a target with sound above
+6 blocks, 10 + 10 epochs, cycle weight 5 with the pitch term; for a target with sound above
 5.5 kHz, `prepare` takes ``BRIGHT_TARGET_SPEC``'s full band instead). ``cpu-voice``: the same
-networks on 22,050 Hz tiles of 256 log-frequency rows, with the measured register move
-(voices; the reference's loss weights: the pitch term did not lower a voice's LSD).
+width with 3 blocks on 22,050 Hz tiles of 256 log-frequency rows, with the measured register
+move (voices; the reference's loss weights: the pitch term did not lower a voice's LSD).
 ``gpu``: the design's 512x512 tiles with the reference-sized networks. Each preset is a
 dict of keyword overrides per config class; `prepare --preset` applies its ``spec`` part,
 `train --preset` its ``net``, ``train`` and ``run`` parts (flags given explicitly still win).
@@ -18,7 +18,13 @@ from typing import Any
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "cpu": {
         "spec": {"sample_rate": 11025, "n_fft": 254, "hop_length": 86, "tile_frames": 128},
-        "net": {"ngf": 8, "ndf": 8, "n_blocks": 3},
+        # 6 residual blocks, the reference's depth for 128-pixel images (3 until session 18): an
+        # output frame hears 117 input frames (0.9 s) instead of 69, and the notes' tails, too
+        # loud with 3 blocks, come closer to the truth. Lower LSD at 20 epochs on 5 of the 6
+        # development runs and on every set's seed mean (violin 5.22 -> 5.04, cello 5.40 ->
+        # 5.10, clarinet's full band 8.44 -> 8.30 dB; its seed 0 +0.06); ~1.25x the step time
+        # (docs/quality.md, "Twice as deep: the reference's depth (session 18)").
+        "net": {"ngf": 8, "ndf": 8, "n_blocks": 6},
         # A lighter cycle with the pitch term: lower LSD than the reference's weights on
         # all 6 instrument screens (4 epochs, seeds 0 and 1) and at the full 20 epochs
         # (seed 0) on cello and clarinet, level on violin; the melody kept

@@ -274,7 +274,7 @@ def test_checkpoint_carries_domain_levels_and_audio_options(tmp_path: Path):
 def test_cpu_preset_is_the_measured_small_recipe():
     p = preset("cpu")
     assert SpectrogramSpec(**p["spec"]).tile_shape == (128, 128)
-    assert (p["net"]["ngf"], p["net"]["ndf"], p["net"]["n_blocks"]) == (8, 8, 3)
+    assert (p["net"]["ngf"], p["net"]["ndf"], p["net"]["n_blocks"]) == (8, 8, 6)
     assert (p["train"]["n_epochs"], p["train"]["n_epochs_decay"]) == (10, 10)
     assert (p["train"]["lambda_cycle"], p["train"]["lambda_pitch"]) == (5.0, 1.0)
     assert "ema_decay" not in p["train"]  # off: its pick lost on violin
@@ -304,7 +304,7 @@ def test_presets_fill_what_the_command_line_leaves_open(tmp_path: Path):
     from cyclegan_audio.cli.prepare import main as prepare_main
 
     cfg = train_cli.parse(["--preset", "cpu", "--ngf", "16"])
-    assert (cfg.net.ngf, cfg.net.ndf, cfg.net.n_blocks) == (16, 8, 3)  # the written flag wins
+    assert (cfg.net.ngf, cfg.net.ndf, cfg.net.n_blocks) == (16, 8, 6)  # the written flag wins
     assert (cfg.train.n_epochs, cfg.train.n_epochs_decay) == (10, 10)
     assert (cfg.train.lambda_cycle, cfg.train.lambda_pitch) == (5.0, 1.0)
     written = train_cli.parse(["--preset", "cpu", "--lambda-pitch", "0"]).train

@@ -53,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=tuple(PRESETS),
         default=None,
         help="network sizes, schedule and loss weights of a measured recipe (cpu: ngf/ndf 8, "
-        "3 blocks, 10 + 10 epochs, --lambda-cycle 5 --lambda-pitch 1, for "
+        "6 blocks, 10 + 10 epochs, --lambda-cycle 5 --lambda-pitch 1, for "
         "tiles from `prepare --preset cpu`, and --lr 4e-4 when those are its full-band tiles "
-        "for a bright target; cpu-voice: the same networks and schedule with "
+        "for a bright target; cpu-voice: ngf/ndf 8, 3 blocks, the same schedule, with "
         "--measure-register --register-envelope 200, for `prepare --preset cpu-voice`; gpu: "
         "the defaults); flags written on the command line still win",
     )
