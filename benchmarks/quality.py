@@ -452,8 +452,8 @@ def references(set_dir: Path, spec_kw: dict, spec: SpectrogramSpec, work: Path, 
 
 
 def resume_point(run_dir: Path) -> Path | None:
-    """The run's last.ckpt, to continue a run that was stopped (its whole config is the
-    checkpoint's; a finished run is only re-evaluated), or None to train from scratch."""
+    """The run's last.ckpt, to continue a stopped run of the same config (a finished one is
+    only re-evaluated), or None to train from scratch."""
     last = run_dir / "last.ckpt"
     return last if last.is_file() else None
 
