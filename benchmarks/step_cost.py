@@ -3,7 +3,7 @@
 A config's training time in the benchmark's rows depends on what else ran beside it; this
 measures the configs against each other under the same load. For each config it builds the
 model at the config's spec, networks and loss weights and counts the FLOPs of one training
-step (both generators and both discriminators, forward and backward; counted, so the same
+step (both generators and both discriminators, forward, backward and Adam; counted, so the same
 on any machine), then times steps round-robin over the configs (each config's median, so
 a load that changes during the run affects all alike).
 
@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from benchmarks.benchmark_train import make_optimizers, train_step  # noqa: E402
 from benchmarks.quality import CONFIGS  # noqa: E402
 from cyclegan_audio.model import CycleGan, TrainConfig  # noqa: E402
 from cyclegan_audio.networks import NetworkConfig  # noqa: E402
@@ -32,7 +33,7 @@ from cyclegan_audio.spec import SpectrogramSpec  # noqa: E402
 
 class _Step:
     """One config's model and a fixed pair of random tiles; ``__call__`` = one training step
-    (the generators' loss and backward, then the discriminators'), without Lightning."""
+    (benchmark_train.train_step: both optimiser steps, without Lightning)."""
 
     def __init__(self, name: str, seed: int = 0):
         c = CONFIGS[name]
@@ -42,18 +43,10 @@ class _Step:
         self.model.train()
         shape = (1, 1, *self.spec.tile_shape)
         self.a, self.b = (torch.rand(shape) * 2 - 1 for _ in range(2))
-        m = self.model
-        self.gens = [*m.g_ab.parameters(), *m.g_ba.parameters()]
-        self.discs = [*m.d_a.parameters(), *m.d_b.parameters()]
+        self.opt_g, self.opt_d = make_optimizers(self.model, fused=False)
 
     def __call__(self) -> None:
-        m = self.model
-        loss_g, _, fake_a, fake_b = m.generator_loss(self.a, self.b)
-        torch.autograd.backward(loss_g, inputs=self.gens)
-        loss_d, _ = m.discriminator_loss(self.a, self.b, fake_a, fake_b)
-        torch.autograd.backward(loss_d, inputs=self.discs)
-        for p in (*self.gens, *self.discs):
-            p.grad = None
+        train_step(self.model, self.a, self.b, self.opt_g, self.opt_d, None)
 
     def parameters(self) -> tuple[int, int]:
         """(parameters of one generator, of one discriminator)."""
