@@ -2,6 +2,7 @@
 """Render a male -> female synthetic voice set with espeak-ng, in the development sets' layout.
 
     python benchmarks/voice_set.py /tmp/q/speech_mf          # needs espeak-ng on PATH
+    python benchmarks/voice_set.py /tmp/q/speech_m3f4 --voice-a en+m3 --voice-b en+f4 --seed 1
 
 Why: the shared ``speech_gb`` set is degenerate. espeak-ng 1.51 ignores a variant after a
 language *with a region* (``en-gb+f2`` renders exactly as ``en-gb``), so its "female" clips
@@ -106,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train", type=int, default=16, help="training clips per domain")
     p.add_argument("--test", type=int, default=4, help="test pairs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--voice-a", default=VOICE_A, help="espeak-ng voice of domain A (source)")
+    p.add_argument("--voice-b", default=VOICE_B, help="espeak-ng voice of domain B (target)")
     args = p.parse_args(argv)
+    voice_a, voice_b = args.voice_a, args.voice_b
     problem = cannot_start("voice_set", args.out, "espeak-ng", "espeak-ng")
     if problem:
         print(problem, file=sys.stderr)
@@ -115,23 +119,23 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         probe = "a quick test of both voices"
-        if np.array_equal(render(probe, VOICE_A, tmp), render(probe, VOICE_B, tmp)):
+        if np.array_equal(render(probe, voice_a, tmp), render(probe, voice_b, tmp)):
             print(
-                f"voice_set: {VOICE_A} and {VOICE_B} render alike; no set written", file=sys.stderr
+                f"voice_set: {voice_a} and {voice_b} render alike; no set written", file=sys.stderr
             )
             return 1
-        for domain, voice in (("A", VOICE_A), ("B", VOICE_B)):
+        for domain, voice in (("A", voice_a), ("B", voice_b)):
             for i in range(args.train):
                 (s,) = sentences_for(rng, (voice,), tmp)
                 save(args.out / "train" / domain / f"{domain}_{i:03d}.flac", clip(s), SR)
         names = []
         for i in range(args.test):
-            sa, sb = sentences_for(rng, (VOICE_A, VOICE_B), tmp)
+            sa, sb = sentences_for(rng, (voice_a, voice_b), tmp)
             name = f"pair_{i:03d}.flac"
             save(args.out / "test" / "A" / name, clip(sa), SR)
             save(args.out / "test" / "B" / name, clip(sb), SR)
             names.append(name)
-    meta = {"sr": SR, "clip_s": CLIP_S, "voice_a": VOICE_A, "voice_b": VOICE_B,
+    meta = {"sr": SR, "clip_s": CLIP_S, "voice_a": voice_a, "voice_b": voice_b,
             "espeak_ng": subprocess.run(["espeak-ng", "--version"], capture_output=True,
                                         text=True).stdout.strip(),
             "test": {n: None for n in names}}  # fmt: skip

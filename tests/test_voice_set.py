@@ -75,3 +75,17 @@ def test_existing_folder_is_not_touched(voice_set, tmp_path, capsys):
     (out / "keep.txt").write_text("mine")
     assert voice_set.main([str(out)]) == 1
     assert "exists" in capsys.readouterr().err and (out / "keep.txt").read_text() == "mine"
+
+
+def test_chosen_voices(voice_set, tmp_path, capsys):
+    out = tmp_path / "set"
+    args = [str(out), "--train", "1", "--test", "1", "--voice-a", "en+m3", "--voice-b", "en+f2"]
+    assert voice_set.main(args) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert (meta["voice_a"], meta["voice_b"]) == ("en+m3", "en+f2")
+    b, sr = load_with_rate(out / "test" / "B" / "pair_000.flac")
+    assert _f0(b, sr) == pytest.approx(200, abs=2)
+    # two voices the stand-in renders alike (both 100 Hz, same length): refused by name
+    other = tmp_path / "other"
+    assert voice_set.main([str(other), "--voice-a", "en+m1", "--voice-b", "en+m3"]) == 1
+    assert "en+m1 and en+m3 render alike" in capsys.readouterr().err and not other.exists()
