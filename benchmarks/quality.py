@@ -365,7 +365,10 @@ def translate_policies(ckpt: Path, set_dir: Path, out: Path, ema: bool = True) -
     """Translate test/A once; write one folder per loudness policy (same audio, other gain).
     ``ema``: the averaged generator when the checkpoint has one, else the raw weights."""
     t = load_translator(ckpt, "AtoB", "cpu", ema=ema)
-    return translate_with(t.generator, t.spec, t.input_peak_db, t.level_offset_db, set_dir, out)
+    return translate_with(
+        t.generator, t.spec, t.input_peak_db, t.level_offset_db, set_dir, out,
+        window_tiles=t.window_tiles,
+    )  # fmt: skip
 
 
 def translate_with(
@@ -376,18 +379,21 @@ def translate_with(
     set_dir: Path,
     out: Path,
     hop_frames: int | None = None,
+    window_tiles: int = 1,
 ) -> dict[str, Path]:
     """`translate_policies` for any generator (B, 1, F, T) on [-1, 1]: ``input_peak_db`` the
     training tiles' input gain, ``offset`` the domains' level difference (dB, A to B);
-    ``hop_frames`` the tile hop (None: translate's default)."""
+    ``hop_frames`` the window hop (None: translate's default); ``window_tiles`` the tiles the
+    generator hears at once."""
     folders = {p: out / p for p in LOUDNESS_POLICIES}
     for src in find_audio_files(set_dir / "test/A"):
         y, sr = load_with_rate(src)
         # "model" level = the generator's own output with the input gain undone; the other
         # policies are a gain on top of it, computed by translate's own `output_gain`.
         raw = translate_signal(
-            y, sr, g, spec, loudness="model", input_peak_db=input_peak_db, hop_frames=hop_frames
-        )
+            y, sr, g, spec, loudness="model", input_peak_db=input_peak_db, hop_frames=hop_frames,
+            window_tiles=window_tiles,
+        )  # fmt: skip
         stats = {
             "source_lufs": integrated_loudness(y, sr),
             "output_lufs": integrated_loudness(raw, sr),

@@ -135,12 +135,14 @@ def load_generator(
 class Translator:
     """All translate needs from a checkpoint: the spec, the generator of one direction (eval
     mode), the trained input peak level (dBFS) and the target-minus-source domain level (LU);
-    the last two are None for checkpoints written without them."""
+    the last two are None for checkpoints written without them. ``window_tiles``: the tiles
+    the generator hears at once when translating (`NetworkConfig.window_tiles`)."""
 
     spec: SpectrogramSpec
     generator: torch.nn.Module
     input_peak_db: float | None
     level_offset_db: float | None
+    window_tiles: int = 1
 
 
 def load_translator(
@@ -175,6 +177,7 @@ def load_translator(
         g.eval().to(device),
         ckpt.meta.get("input_peak_db"),
         level_offset_db(ckpt.meta, direction),
+        ckpt.network.window_tiles,
     )
 
 

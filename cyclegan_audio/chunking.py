@@ -165,13 +165,15 @@ def plan_chunks(
     hop_frames: int,
     n_iter: int,
     chunk_seconds: float,
+    tile_frames: int | None = None,
 ) -> ChunkPlan:
     """Chunks of about ``chunk_seconds`` (whole rate-aligned steps) of ``n_in`` samples at
     ``sr_in``, tiles ``hop_frames`` apart, ``n_iter`` Griffin-Lim iterations; math.inf: one chunk.
+    ``tile_frames``: the generator's window (`stitching.window_frames`; None: the spec's tile).
     """
     rates = Rates(sr_in, spec.sample_rate)
     n_spec = rates.to_spec_ceil(n_in)
-    grid = TileGrid(spec.n_frames(n_spec), spec.tile_frames, hop_frames)
+    grid = TileGrid(spec.n_frames(n_spec), tile_frames or spec.tile_frames, hop_frames)
     chunk_in = _ceil_div(max(1, n_in), rates.unit_in) * rates.unit_in  # one chunk for it all
     if chunk_seconds * sr_in < n_in:
         chunk_in = max(rates.unit_in, _round_down(int(chunk_seconds * sr_in), rates.unit_in))

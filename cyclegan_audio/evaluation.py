@@ -171,6 +171,7 @@ def _translate_with_checkpoint(
             input_peak_db=t.input_peak_db,
             loudness=cfg.loudness,
             level_offset_db=t.level_offset_db,
+            window_tiles=t.window_tiles,
         )
     return out, spec
 

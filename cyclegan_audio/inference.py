@@ -42,6 +42,7 @@ from .stitching import (  # noqa: F401 - re-exported: inference's public names
     overlap_hop,
     run_tiles,
     tile_window,
+    window_frames,
 )
 
 # "pghi" is not chunk-local (heap integration spans the whole signal): it is done in one piece.
@@ -123,7 +124,10 @@ def default_batch_size(device) -> int:
 class TranslateOptions:
     phase_init: str = "source"
     n_iter: int = DEFAULT_N_ITER
-    hop_frames: int | None = None  # None = stitching.overlap_hop's (a quarter tile)
+    hop_frames: int | None = None  # None = stitching.overlap_hop's (a quarter window)
+    # Tiles the generator hears at once (stitching.window_frames); a checkpoint names its own
+    # (NetworkConfig.window_tiles, what translate passes by default).
+    window_tiles: int = 1
     batch_size: int | None = None  # None = `default_batch_size(device)`
     seed: int = 0
     device: str | None = None  # None = wherever the generator lives
@@ -138,6 +142,8 @@ class TranslateOptions:
     def __post_init__(self) -> None:
         if self.phase_init not in PHASE_INITS:
             raise ValueError(f"unknown phase init {self.phase_init!r}; use one of {PHASE_INITS}")
+        if self.window_tiles < 1:
+            raise ValueError(f"window_tiles must be >= 1, got {self.window_tiles}")
         if self.loudness not in LOUDNESS_POLICIES:
             raise ValueError(
                 f"unknown loudness policy {self.loudness!r}; use one of {LOUDNESS_POLICIES}"
@@ -232,8 +238,9 @@ def stream_translate(
     batch_size = opts.batch_size or default_batch_size(device)
     if opts.phase_init == "pghi":
         chunk_seconds = math.inf  # PGHI is not chunk-local; see PHASE_INITS
-    hop_frames = opts.hop_frames or overlap_hop(spec)
-    plan = plan_chunks(n_in, sr_in, spec, hop_frames, opts.n_iter, chunk_seconds)
+    hop_frames = opts.hop_frames or overlap_hop(spec, window_tiles=opts.window_tiles)
+    window = window_frames(spec, opts.window_tiles)
+    plan = plan_chunks(n_in, sr_in, spec, hop_frames, opts.n_iter, chunk_seconds, window)
     hop, grid, rates = spec.hop_length, plan.grid, plan.rates
     meter_in, meter_out = LoudnessMeter(sr_in), LoudnessMeter(sr_in)
     tiles: dict[int, torch.Tensor] = {}  # generator output, kept while later chunks need it

@@ -138,6 +138,16 @@ class NetworkConfig:
             "structure, so a voice's formants stay while its pitch moves; 0 = move everything"
         },
     )
+    # Not used in training: the checkpoint carries it to translate, whose default it becomes.
+    window_tiles: int = field(
+        default=1,
+        metadata={
+            "help": "tiles of frames the generator hears at once when this checkpoint "
+            "translates (translate's default; its --window-tiles wins); the training tiles "
+            "stay one tile",
+            "at_least": 1,
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.generator not in GENERATORS:
@@ -162,6 +172,8 @@ class NetworkConfig:
             raise TrainingError("--residual works with the resnet generator only")
         if not self.register_envelope >= 0:
             raise TrainingError(f"--register-envelope {self.register_envelope:g}: Hz, 0 or more")
+        if self.window_tiles < 1:
+            raise TrainingError(f"--window-tiles {self.window_tiles}: 1 or more")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -185,6 +197,7 @@ REFERENCE_OPTIONS: dict[str, Any] = {
     "freq_downsampling": -1,
     "register_shift": 0.0,
     "register_envelope": 0.0,
+    "window_tiles": 1,
 }
 
 

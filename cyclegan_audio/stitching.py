@@ -94,9 +94,24 @@ class TileGrid:
         return range(k_lo, k_hi)
 
 
-def overlap_hop(spec: SpectrogramSpec, overlap: float = DEFAULT_TILE_OVERLAP) -> int:
-    """Tile hop in frames for the share of a tile its neighbour overlaps (0.5 -> half a tile)."""
-    return max(1, round(spec.tile_frames * (1.0 - overlap)))
+def window_frames(spec: SpectrogramSpec, window_tiles: int = 1) -> int:
+    """Frames the generator hears at once when translating: ``window_tiles`` tiles of the spec.
+
+    The generators are fully convolutional, so a window wider than the training tiles works;
+    every frame then hears more real context and less of a window's edge (`NetworkConfig.
+    window_tiles` holds a checkpoint's own value).
+    """
+    if window_tiles < 1:
+        raise ValueError(f"window_tiles must be >= 1, got {window_tiles}")
+    return spec.tile_frames * window_tiles
+
+
+def overlap_hop(
+    spec: SpectrogramSpec, overlap: float = DEFAULT_TILE_OVERLAP, window_tiles: int = 1
+) -> int:
+    """Window hop in frames for the share of a window its neighbour overlaps (0.5 -> half a
+    window); a window is ``window_tiles`` tiles (`window_frames`)."""
+    return max(1, round(window_frames(spec, window_tiles) * (1.0 - overlap)))
 
 
 def run_tiles(
@@ -147,16 +162,19 @@ def apply_tiled(
     *,
     hop_frames: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    window_tiles: int = 1,
 ) -> torch.Tensor:
     """Run a tile->tile function over a long [0, 1] magnitude (..., F, T) and blend seam-free.
 
-    Tiles are ``spec.tile_frames`` wide with a hop of ``hop_frames`` (`overlap_hop`'s
-    default: a quarter tile); ``fn`` maps (B, F, tile_frames) -> the same shape. Returns (..., F, T).
+    Tiles are ``window_tiles * spec.tile_frames`` wide with a hop of ``hop_frames``
+    (`overlap_hop`'s default: a quarter of that); ``fn`` maps (B, F, W) -> the same shape.
+    Returns (..., F, T).
     With the identity function the input comes back exactly (to float error), for
     any T >= 1, including T shorter than one tile.
     """
     x = torch.as_tensor(mag_unit, dtype=torch.float32)
     flat = x.reshape(-1, *x.shape[-2:])
-    grid = TileGrid(flat.shape[-1], spec.tile_frames, hop_frames or overlap_hop(spec))
+    hop = hop_frames or overlap_hop(spec, window_tiles=window_tiles)
+    grid = TileGrid(flat.shape[-1], window_frames(spec, window_tiles), hop)
     tiles = run_tiles(flat, 0, grid, range(grid.n_tiles), fn, batch_size)
     return blend(tiles, grid, 0, grid.n_frames).reshape(x.shape)

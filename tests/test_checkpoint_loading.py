@@ -79,3 +79,20 @@ def test_text_file_and_folder_are_one_line(tmp_path):
         load_raw(tmp_path / "notes.ckpt")
     with pytest.raises(CheckpointError, match="is a folder"):
         load_raw(tmp_path)
+
+
+def test_window_tiles_is_stored_and_old_checkpoints_hear_one_tile(tmp_path):
+    from cyclegan_audio.checkpoint import load_translator
+    from cyclegan_audio.errors import TrainingError
+
+    path = _lightning_like(tmp_path / "old.ckpt")  # written before window_tiles existed
+    raw = torch.load(path, weights_only=True)
+    del raw["cyclegan_audio"]["network"]["window_tiles"]
+    raw["state_dict"].update({k.replace("g_ab.", "g_ba."): v for k, v in raw["state_dict"].items()})
+    torch.save(raw, path)
+    assert load_translator(path).window_tiles == 1
+    raw["cyclegan_audio"]["network"]["window_tiles"] = 2
+    torch.save(raw, path)
+    assert load_translator(path, "BtoA").window_tiles == 2
+    with pytest.raises(TrainingError, match="--window-tiles 0"):
+        tiny_config(window_tiles=0)

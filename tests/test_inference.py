@@ -60,6 +60,24 @@ def test_apply_tiled_batches_full_tiles(spec):
     assert all(s[0] <= 4 and s[1:] == (spec.n_freq, spec.tile_frames) for s in shapes)
 
 
+@pytest.mark.parametrize("n_frames", [1, 65, 200])
+def test_wider_window_identity_returns_input_in_fewer_wider_calls(spec, n_frames):
+    """window_tiles 2: the function sees windows of two tiles, a quarter window apart."""
+    widths = []
+
+    def fn(t):
+        widths.append(t.shape[-1])
+        return t
+
+    x = torch.rand(spec.n_freq, n_frames)
+    y = I.apply_tiled(x, fn, spec, batch_size=1, window_tiles=2)
+    torch.testing.assert_close(y, x, rtol=0, atol=1e-6)
+    assert set(widths) == {2 * spec.tile_frames}
+    assert len(widths) == I.TileGrid(n_frames, 2 * spec.tile_frames, spec.tile_frames // 2).n_tiles
+    with pytest.raises(ValueError, match="window_tiles"):
+        I.window_frames(spec, 0)
+
+
 def test_blend_has_no_seams(spec):
     """Tiles that disagree (alternate offsets 0 / 1) blend into a smooth ramp, not steps."""
     grid = I.TileGrid(400, spec.tile_frames, spec.tile_frames // 2)
@@ -95,6 +113,23 @@ def test_chunked_translation_equals_one_piece(spec, phase_init):
     chunked = I.translate_signal(y, spec.sample_rate, g, spec, chunk_seconds=0.25, **kw)
     assert chunked.shape == whole.shape == y.shape
     np.testing.assert_allclose(chunked, whole, rtol=0, atol=2e-5)
+
+
+def test_wider_window_chunked_equals_one_piece_and_differs_from_one_tile(spec):
+    """window_tiles 2 streams like 1 does, and the generator's wider context changes the result
+    (instance norm and padding see two tiles), while an identity generator gives the same audio."""
+    torch.manual_seed(0)
+    g = build_generator(tiny_config()).eval()
+    y = _noisy_tone(2.0, spec.sample_rate)
+    kw = dict(n_iter=8, window_tiles=2)
+    whole = I.translate_signal(y, spec.sample_rate, g, spec, **kw)
+    chunked = I.translate_signal(y, spec.sample_rate, g, spec, chunk_seconds=0.25, **kw)
+    np.testing.assert_allclose(chunked, whole, rtol=0, atol=2e-5)
+    one_tile = I.translate_signal(y, spec.sample_rate, g, spec, n_iter=8)
+    assert np.abs(one_tile - whole).max() > 1e-3
+    same = [I.translate_signal(y, spec.sample_rate, Identity(), spec, n_iter=8, window_tiles=w)
+            for w in (1, 2)]  # fmt: skip
+    np.testing.assert_allclose(same[1], same[0], rtol=0, atol=1e-5)
 
 
 def test_chunked_equals_one_piece_through_resampling(spec):

@@ -170,6 +170,27 @@ def test_tile_overlap_sets_the_tile_hop(tmp_path, ckpt, monkeypatch, overlap, ho
     assert sf.info(out).frames == 16000
 
 
+@pytest.mark.parametrize("stored, flag, width", [(1, None, 64), (2, None, 128), (2, "1", 64)])
+def test_window_tiles_from_the_checkpoint_unless_given(tmp_path, monkeypatch, stored, flag, width):
+    """The generator hears the checkpoint's window_tiles tiles at once; --window-tiles wins."""
+    from cyclegan_audio.cli import translate as cli
+
+    ckpt = _checkpoint(tmp_path / "w.ckpt", network=tiny_config(window_tiles=stored).to_dict())
+    seen = []
+    real_load = cli.load_translator
+
+    def watching_load(*a, **k):
+        t = real_load(*a, **k)
+        t.generator.register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape[-1]))
+        return t
+
+    monkeypatch.setattr(cli, "load_translator", watching_load)
+    inp = save(tmp_path / "in.wav", _tone(2.0, 8000), 8000)
+    args = ["--ckpt", str(ckpt), str(inp), "-o", str(tmp_path / "o.wav"), "--n-iter", "2"]
+    assert main(args + (["--window-tiles", flag] if flag else [])) == 0
+    assert set(seen) == {width}  # tiny spec: 64-frame tiles
+
+
 def test_tile_overlap_out_of_range_is_a_usage_error(tmp_path, ckpt, capsys):
     inp = save(tmp_path / "in.wav", _tone(0.5, 8000), 8000)
     with pytest.raises(SystemExit) as e:

@@ -86,9 +86,17 @@ class TranslateArgs:
     tile_overlap: float = field(
         default=DEFAULT_TILE_OVERLAP,
         metadata={
-            "help": "share of a tile its neighbour overlaps (0.75 = quarter-tile hop, the "
+            "help": "share of a window its neighbour overlaps (0.75 = quarter-window hop, the "
             "default: lowest LSD; 0.5, 0.25 or 0 run the generator 2x, 3x or 4x less, see "
             "README Translate)"
+        },
+    )
+    window_tiles: int | None = field(
+        default=None,
+        metadata={
+            "help": "tiles of frames the generator hears at once (default: the checkpoint's "
+            "own: 2 for the cpu-voice preset, else 1)",
+            "at_least": 1,
         },
     )
     compile: bool = field(
@@ -224,9 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     # translate_file's options, the same for every input: the flags it takes under their own
     # names, then those it names otherwise and what the checkpoint holds.
     options = {k: getattr(args, k) for k in SAME_NAME}
+    window = args.window_tiles or t.window_tiles
     options.update(
         phase_init=args.phase,
-        hop_frames=overlap_hop(spec, args.tile_overlap),
+        window_tiles=window,
+        hop_frames=overlap_hop(spec, args.tile_overlap, window),
         device=device,
         input_peak_db=t.input_peak_db,
         level_offset_db=t.level_offset_db,
