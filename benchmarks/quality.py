@@ -286,6 +286,9 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-down3": _preset(n_downsampling=3, freq_downsampling=2),
     "cycle5-pitch-22k-256-lr4-down3": _preset(bright=True, n_downsampling=3, freq_downsampling=2),
     "log-256-reg-env-blocks6": _cpu_voice(n_blocks=6),
+    # session 19: the cpu-voice preset since then: the same training, translated in windows of
+    # two tiles (NetworkConfig.window_tiles; every config above pins 1)
+    "log-256-reg-env-w2": _cpu_voice(window_tiles=2),
     "audio-ema-22k": _config("cpu", ema_decay=0.999, spec=SPEC_22K, **AUDIO),
     "audio-ema": _config("cpu", ema_decay=0.999, **AUDIO),
 }

@@ -293,6 +293,7 @@ def test_cpu_voice_preset_moves_the_register_on_log_tiles():
     cfg = train_cli.parse(["--preset", "cpu-voice"])
     assert cfg.measure_register and cfg.net.register_envelope == 200.0
     assert (cfg.net.ngf, cfg.net.n_blocks, cfg.train.n_epochs) == (8, 3, 10)
+    assert cfg.net.window_tiles == 2 and train_cli.parse(["--preset", "cpu"]).net.window_tiles == 1
     assert not train_cli.parse(["--preset", "cpu"]).measure_register
     assert not train_cli.parse(["--preset", "cpu-voice", "--no-measure-register"]).measure_register
     written = train_cli.parse(["--preset", "cpu-voice", "--register-shift", "5"])

@@ -39,6 +39,16 @@ def test_each_hop_gets_a_row(tmp_path, capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 2  # the rows, printed too
 
 
+def test_each_window_gets_a_row(tmp_path, capsys):
+    ckpt = _tiny_checkpoint(tmp_path)
+    argv = [str(_set(tmp_path / "set")), str(ckpt), "--divisors", "4", "--windows", "1", "2"]
+    assert tile_hop.main(argv) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["window_tiles"] for r in rows] == [1, 2]
+    assert rows[1]["hop_frames"] == 2 * rows[0]["hop_frames"]  # a quarter of a window twice as wide
+    assert rows[0]["lsd"] != rows[1]["lsd"]  # the generator heard other windows
+
+
 def test_evaluate_adds_pitch_and_share(tmp_path, capsys):
     # the demo set (train/ and test/ in the shared layout, notes in meta.json) and an untrained
     # tiny generator: each hop's row gets evaluate's pitch accuracy and target share
@@ -69,5 +79,7 @@ def test_user_mistakes_are_one_line(tmp_path, capsys):
     s = _set(tmp_path / "set")
     assert tile_hop.main([str(s), str(tmp_path / "x.ckpt"), "--divisors", "0"]) == 2
     assert "each must be 1 or more" in one_line()
+    assert tile_hop.main([str(s), str(tmp_path / "x.ckpt"), "--windows", "0"]) == 2
+    assert "--windows 0: each must be 1 or more" in one_line()
     assert tile_hop.main([str(s), str(tmp_path / "missing.ckpt")]) == 2
     assert "missing.ckpt" in one_line()

@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         "6 blocks, 10 + 10 epochs, --lambda-cycle 5 --lambda-pitch 1, for "
         "tiles from `prepare --preset cpu`, and --lr 4e-4 when those are its full-band tiles "
         "for a bright target; cpu-voice: ngf/ndf 8, 3 blocks, the same schedule, with "
-        "--measure-register --register-envelope 200, for `prepare --preset cpu-voice`; gpu: "
+        "--measure-register --register-envelope 200 --window-tiles 2, for `prepare --preset "
+        "cpu-voice`; gpu: "
         "the defaults); flags written on the command line still win",
     )
     run = p.add_argument_group("run")
