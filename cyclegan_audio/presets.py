@@ -53,7 +53,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         },
         # window_tiles 2: translate runs the generator on 2 s windows (it trains on 1 s tiles).
         # Lower LSD on all six voice checkpoints tried (two seeds of two voice pairs among
-        # them: -0.04 to -0.15 dB); on the instruments it was not (cello seed 1 and
+        # them: -0.03 to -0.15 dB); on the instruments it was not (cello seed 1 and
         # clarinet higher), so `cpu` keeps 1 (docs/quality.md, "Wider windows at translation").
         "net": {"ngf": 8, "ndf": 8, "n_blocks": 3, "register_envelope": 200.0, "window_tiles": 2},
         "train": {"n_epochs": 10, "n_epochs_decay": 10},
