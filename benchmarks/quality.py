@@ -76,6 +76,7 @@ def _config(
     c["spec"].update(spec or {})
     c["net"].update({**REFERENCE_OPTIONS, **(CPU_NET if base == "cpu" else {}), **net})
     c["train"]["ema_decay"] = ema_decay  # pinned: the library default may change
+    c["train"]["average_epochs"] = 0
     c["train"].update(  # pinned too
         lambda_cycle=10.0, lambda_identity=0.5, cycle_noise_db=0.0, lambda_pitch=0.0
     )
@@ -102,13 +103,15 @@ AUDIO = {"freq_position": True, "dilation_cycle": 3, "discriminator": "patch+fre
 PRESET_TRAIN = {"lambda_cycle": 5.0, "lambda_pitch": 1.0}
 
 
-def _preset(ema_decay: float = 0.0, bright: bool = False, **net) -> dict:
-    """Today's `cpu` preset (``bright``: its full-band branch) with ``net`` overrides."""
+def _preset(ema_decay: float = 0.0, bright: bool = False, train: dict | None = None, **net) -> dict:
+    """Today's `cpu` preset (``bright``: its full-band branch) with ``train`` / ``net``
+    overrides."""
     if bright:
         return _config(
-            "cpu", ema_decay, spec=SPEC_22K_256, train={**PRESET_TRAIN, "lr": 4e-4}, **net
-        )
-    return _config("cpu", ema_decay, train=dict(PRESET_TRAIN), **net)
+            "cpu", ema_decay, spec=SPEC_22K_256, train={**PRESET_TRAIN, "lr": 4e-4, **(train or {})},
+            **net,
+        )  # fmt: skip
+    return _config("cpu", ema_decay, train={**PRESET_TRAIN, **(train or {})}, **net)
 
 
 def _cpu_voice(train: dict | None = None, ema_decay: float = 0.0, **net) -> dict:
@@ -286,6 +289,15 @@ CONFIGS: dict[str, dict] = {
     "cycle5-pitch-down3": _preset(n_downsampling=3, freq_downsampling=2),
     "cycle5-pitch-22k-256-lr4-down3": _preset(bright=True, n_downsampling=3, freq_downsampling=2),
     "log-256-reg-env-blocks6": _cpu_voice(n_blocks=6),
+    # session 20: the 6-block preset translating the mean of the raw generator weights at the
+    # ends of the last 3 epochs (stochastic weight averaging, --average-epochs 3); the raw
+    # weights train exactly as the preset's. Session 15's snapshot averages of 3 epochs
+    # (benchmarks/epoch_lsd.py --average-last 3) ended lower on 3 of 4 raw runs
+    "cycle5-pitch-blocks6-avg3": _preset(n_blocks=6, train={"average_epochs": 3}),
+    "cycle5-pitch-22k-256-lr4-blocks6-avg3": _preset(
+        bright=True, n_blocks=6, train={"average_epochs": 3}
+    ),
+    "log-256-reg-env-w2-avg3": _cpu_voice(window_tiles=2, train={"average_epochs": 3}),
     # session 19: the cpu-voice preset since then: the same training, translated in windows of
     # two tiles (NetworkConfig.window_tiles; every config above pins 1)
     "log-256-reg-env-w2": _cpu_voice(window_tiles=2),

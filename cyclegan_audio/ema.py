@@ -10,6 +10,11 @@ optimiser states stay in the checkpoint for resuming). After the update that fol
 The warm-up term keeps a short run from being dominated by the random initial weights
 (d = 0.1 at the first step, 0.5 at step 8, 0.9 at step 80). Buffers are copied, not
 averaged (the reference generator's instance norms have none).
+
+The same slot can hold an average over epochs instead (stochastic weight averaging, Izmailov
+et al. 2018): the raw weights until the last N epochs, then the mean of the raw weights at the
+ends of those epochs. The k-th snapshot (k = 0, 1, ...) enters with decay k / (k + 1), so
+after it the slot is the plain mean of the k + 1 snapshots.
 """
 
 from __future__ import annotations
@@ -36,6 +41,20 @@ def ema_copy(net: nn.Module) -> nn.Module:
 def decay_at(step: int, decay: float) -> float:
     """The decay of the update after ``step`` earlier updates (warm-up, see the module doc)."""
     return min(decay, (1.0 + step) / (10.0 + step))
+
+
+def averaged_epoch(epoch: int, max_epochs: int | None, n: int) -> int | None:
+    """Which of the last ``n`` of ``max_epochs`` epochs ``epoch`` (0-based) is (0 = the first
+    averaged), or None when it comes before them (or averaging over epochs is off)."""
+    if n <= 0 or max_epochs is None or max_epochs < 0:
+        return None
+    k = epoch - max(0, max_epochs - n)
+    return k if k >= 0 else None
+
+
+def snapshot_decay(k: int) -> float:
+    """The decay that adds the ``k``-th snapshot (0-based) to a plain mean of the k before it."""
+    return k / (k + 1.0)
 
 
 @torch.no_grad()

@@ -5,8 +5,10 @@ Manual optimisation, as the reference: each batch first steps both generators
 (discriminators frozen), then both discriminators on pooled fakes. Lightning's
 ``global_step`` therefore advances by 2 per batch; ``generator_steps`` is the
 number of batches trained. With ``ema_decay`` > 0, ``g_ab_ema``/``g_ba_ema`` hold the
-moving average of the generators (ema.py), updated after each generator step; validation
-translates with them and translate loads them from the checkpoint.
+moving average of the generators (ema.py), updated after each generator step; with
+``average_epochs`` N > 0 they hold the raw weights until the last N epochs and then the mean of
+the raw weights at the ends of those epochs (ema.snapshot_decay). Validation translates with
+them and translate loads them from the checkpoint.
 """
 
 from __future__ import annotations
@@ -87,7 +89,25 @@ class TrainConfig:
         },
     )
 
+    # Off by default: see docs/quality.md, "The last epochs averaged (session 20)".
+    average_epochs: int = field(
+        default=0,
+        metadata={
+            "help": "validate and translate the mean of the generator weights at the ends of "
+            "the last N epochs (stochastic weight averaging; raw weights before them); 0 = off"
+        },
+    )
+
     def __post_init__(self) -> None:
+        if self.average_epochs < 0:
+            raise TrainingError(
+                f"--average-epochs {self.average_epochs}: a number of epochs, 0 or more (0 = off)"
+            )
+        if self.average_epochs and self.ema_decay:
+            raise TrainingError(
+                "--average-epochs and --ema-decay are two ways to average the generator "
+                "weights: give one of them"
+            )
         if self.cycle_noise_db < 0:
             raise TrainingError(
                 f"--cycle-noise-db {self.cycle_noise_db:g}: dB below the peak, 0 or more (0 = off)"
@@ -145,8 +165,8 @@ class CycleGan(pl.LightningModule):
         self.warp_ba = register.direction_warp(self.spec, self.net_cfg, "BtoA")
         self.d_a = build_discriminator(self.net_cfg, self.spec.n_freq)
         self.d_b = build_discriminator(self.net_cfg, self.spec.n_freq)
-        # Averaged generators (before compile: a plain copy); None when ema_decay is 0.
-        on = self.cfg.ema_decay > 0
+        # Averaged generators (before compile: a plain copy); None with neither average.
+        on = self.cfg.ema_decay > 0 or self.cfg.average_epochs > 0
         self.g_ab_ema = ema.ema_copy(self.g_ab) if on else None
         self.g_ba_ema = ema.ema_copy(self.g_ba) if on else None
         self.use_ema = on  # validation and score_tiles translate with the EMA (False: raw)
@@ -289,8 +309,8 @@ class CycleGan(pl.LightningModule):
         self.manual_backward(loss_g)
         opt_g.step()
         self.untoggle_optimizer(opt_g)
-        if self.g_ab_ema is not None:
-            decay = ema.decay_at(self.generator_steps, self.cfg.ema_decay)
+        decay = self._average_decay(batch_idx)
+        if decay is not None:
             ema.update(self.g_ab_ema, self.g_ab, decay)
             ema.update(self.g_ba_ema, self.g_ba, decay)
 
@@ -309,6 +329,19 @@ class CycleGan(pl.LightningModule):
         # sync each step); callbacks.LossProgressBar reads them only when it redraws.
         self.log("loss/g", loss_g.detach(), batch_size=bs)
         self.log("loss/d", loss_d.detach(), batch_size=bs)
+
+    def _average_decay(self, batch_idx: int) -> float | None:
+        """The decay of the averaged generators' update after this generator step; None: no
+        update. EMA: every step. Epoch averaging: a copy of the raw weights at every step before
+        the averaged epochs, then one snapshot at the end of each of them."""
+        if self.g_ab_ema is None:
+            return None
+        if self.cfg.ema_decay > 0:
+            return ema.decay_at(self.generator_steps, self.cfg.ema_decay)
+        k = ema.averaged_epoch(self.current_epoch, self.trainer.max_epochs, self.cfg.average_epochs)
+        if k is None:
+            return 0.0
+        return ema.snapshot_decay(k) if batch_idx + 1 == self.trainer.num_training_batches else None
 
     def on_train_epoch_end(self) -> None:
         self.check_finite()  # at least once an epoch (and before any checkpoint, see below)

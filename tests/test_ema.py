@@ -158,3 +158,61 @@ def test_resume_restores_the_average(run, tmp_path, old):
     after = torch.load(last, weights_only=False)
     assert after["cyclegan_audio"]["generator_steps"] == 3
     assert any(k.startswith("g_ba_ema.") for k in after["state_dict"])
+
+
+def test_epoch_average_known_answers():
+    """The last n of max_epochs epochs are averaged; repeated snapshot updates give the mean."""
+    assert [ema.averaged_epoch(e, 5, 2) for e in range(5)] == [None, None, None, 0, 1]
+    assert ema.averaged_epoch(0, 5, 0) is None and ema.averaged_epoch(3, -1, 2) is None
+    assert [ema.averaged_epoch(e, 2, 4) for e in range(2)] == [0, 1]  # n > max_epochs: all
+    net = nn.Linear(3, 2)
+    avg = ema.ema_copy(net)
+    values = [torch.full_like(net.weight, float(v)) for v in (3.0, -1.0, 7.0, 2.0)]
+    for k, v in enumerate(values):
+        net.weight.data.copy_(v)
+        ema.update(avg, net, ema.snapshot_decay(k))
+        torch.testing.assert_close(avg.weight, torch.stack(values[: k + 1]).mean(0))
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [({"average_epochs": -1}, "0 or more"), ({"average_epochs": 2, "ema_decay": 0.99}, "one of")],
+)
+def test_epoch_average_bad_settings_are_refused(kw, match):
+    with pytest.raises(TrainingError, match=match):
+        TrainConfig(**kw)
+
+
+class _EpochEnds(pl.Callback):
+    """The raw and averaged A->B generator weights at the end of every training epoch."""
+
+    def __init__(self) -> None:
+        self.raw: list[dict[str, torch.Tensor]] = []
+        self.avg: list[dict[str, torch.Tensor]] = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.raw.append(_weights(pl_module.g_ab))
+        self.avg.append(_weights(pl_module.g_ab_ema))
+
+
+def test_the_last_epochs_are_averaged_and_validated(tmp_path):
+    """3 epochs, the last 2 averaged: after epoch 0 the slot is the raw weights; after epoch 2
+    the mean of the raw weights at the ends of epochs 1 and 2, which validation translated."""
+    dm = TileDataModule(make_prepared(tmp_path / "data"), batch_size=2, num_workers=0)
+    model = CycleGan(dm.spec, tiny_config(), TrainConfig(pool_size=4, average_epochs=2))
+    probe = _EpochEnds()
+    trainer = pl.Trainer(
+        max_epochs=3, limit_train_batches=2, limit_val_batches=1, accelerator="cpu",
+        logger=False, enable_progress_bar=False, enable_model_summary=False,
+        enable_checkpointing=False, default_root_dir=tmp_path, callbacks=[probe],
+    )  # fmt: skip
+    trainer.fit(model, datamodule=dm)
+    raw, avg = probe.raw, probe.avg
+    assert len(raw) == 3 and not torch.equal(raw[1]["model.1.weight"], raw[2]["model.1.weight"])
+    for k in raw[0]:
+        assert torch.equal(avg[0][k], raw[0][k]) and torch.equal(avg[1][k], raw[1][k]), k
+        torch.testing.assert_close(avg[2][k], (raw[1][k] + raw[2][k]) / 2)
+    real, fake, _ = model.val_media["AtoB"]
+    with torch.no_grad():
+        torch.testing.assert_close(fake, model.g_ab_ema.eval()(real))
+        assert not torch.allclose(fake, model.g_ab.eval()(real))
